@@ -1,5 +1,6 @@
 /* See LICENSE. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@ buf_reserve(struct buf *b, size_t extra)
 	size_t need, ncap;
 	char *np;
 
-	if (extra > b->max || b->len > b->max - extra) {
+	/* The last test keeps need below from wrapping when max is SIZE_MAX. */
+	if (extra > b->max || b->len > b->max - extra || b->len + extra == SIZE_MAX) {
 		errno = ENOBUFS;
 		return -1;
 	}
@@ -31,7 +33,7 @@ buf_reserve(struct buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 64;
 	while (ncap < need)
 		ncap = ncap > ((size_t)-1) / 2 ? need : ncap * 2;
-	if (ncap > b->max + 1)
+	if (ncap - 1 > b->max)
 		ncap = b->max + 1;
 	if ((np = realloc(b->p, ncap)) == NULL)
 		return -1;

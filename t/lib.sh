@@ -1,0 +1,177 @@
+# See LICENSE. Our small test harness, after git's t/test-lib.sh: TAP on stdout, one scratch
+# folder per script (kept when something failed), and the verbs test_expect_success,
+# test_expect_code, test_must_fail, test_cmp, test_when_finished, test_done.
+#
+# A script sets test_description, sources this file, runs its tests and ends with test_done.
+# Environment: ORKET_BIN (programs, default build/bin), ORKET_VALGRIND=1 to run every
+# orket-* program under valgrind (with ORKET_BIN=build/vg/bin), ORKET_VGLOG (folder for its
+# reports), TEST_VERBOSE=1 to show each test's output.
+
+export LC_ALL=C TZ=UTC
+unset CDPATH ORKET_RUNTIME_DB ORKET_WEBHOOK_DB ORKET_API_KEY GITEA_WEBHOOK_SECRET
+
+TEST_TOP=$(cd "$(dirname "$0")/.." && pwd)
+TEST_NAME=$(basename "$0" .sh)
+TEST_DIR=$TEST_TOP/t
+ORKET_BIN=${ORKET_BIN:-$TEST_TOP/build/bin}
+case $ORKET_BIN in /*) ;; *) ORKET_BIN=$TEST_TOP/$ORKET_BIN ;; esac
+TRASH=$TEST_TOP/t/trash-$TEST_NAME${TRASH_SUFFIX:-}
+test_count=0
+test_failed=0
+test_cleanup=
+test_prereqs=" "
+
+rm -rf "$TRASH" && mkdir -p "$TRASH/.bin" || { echo "Bail out! unable to create $TRASH"; exit 1; }
+
+# Put the programs on PATH, each behind valgrind when asked.
+for p in "$ORKET_BIN"/orket-*; do
+	[ -x "$p" ] || continue
+	if [ "${ORKET_VALGRIND:-}" = 1 ]; then
+		: "${ORKET_VGLOG:=$TRASH/vglog}"
+		mkdir -p "$ORKET_VGLOG" && chmod 1777 "$ORKET_VGLOG"
+		cat >"$TRASH/.bin/$(basename "$p")" <<WRAP
+#!/bin/sh
+log=\$(mktemp "$ORKET_VGLOG/$(basename "$p").XXXXXX")
+valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \\
+    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=97 \\
+    --log-file="\$log" "$p" "\$@"
+rc=\$?
+if [ -s "\$log" ]; then
+	echo "valgrind found errors, see \$log" >&2
+	echo "\$log" >>"$ORKET_VGLOG/FAILED"
+else
+	rm -f "\$log"
+fi
+exit \$rc
+WRAP
+		chmod +x "$TRASH/.bin/$(basename "$p")"
+	else
+		ln -s "$p" "$TRASH/.bin/$(basename "$p")"
+	fi
+done
+PATH=$TRASH/.bin:$PATH
+export PATH ORKET_BIN TEST_TOP
+
+cd "$TRASH" || exit 1
+
+say() { printf '# %s\n' "$*"; }
+
+test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
+test_have_prereq() { case $test_prereqs in *" $1 "*) return 0 ;; esac; return 1; }
+
+# Run "$2" in a subshell-free eval so that test_when_finished can register cleanups.
+test_run_() {
+	test_cleanup=:
+	if [ "${TEST_VERBOSE:-}" = 1 ]; then
+		eval "$1"
+	else
+		eval "$1" >"$TRASH/.out" 2>&1
+	fi
+	test_rc_=$?
+	eval "$test_cleanup" >/dev/null 2>&1
+	return $test_rc_
+}
+
+test_ok_() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count - $1"
+}
+
+test_failure_() {
+	test_count=$((test_count + 1))
+	test_failed=$((test_failed + 1))
+	echo "not ok $test_count - $1"
+	printf '%s\n' "$2" | sed 's/^/#	/'
+	if [ -s "$TRASH/.out" ]; then
+		echo "#   output:"
+		tail -n 40 "$TRASH/.out" | sed 's/^/#   | /'
+	fi
+}
+
+# test_expect_success [PREREQ] 'title' 'commands'
+test_expect_success() {
+	if [ $# = 3 ]; then
+		if ! test_have_prereq "$1"; then
+			test_count=$((test_count + 1))
+			echo "ok $test_count # skip $2 (missing $1)"
+			return
+		fi
+		shift
+	fi
+	if test_run_ "$2"; then
+		test_ok_ "$1"
+	else
+		test_failure_ "$1" "$2"
+	fi
+}
+
+# Inside a test: run a command that must fail cleanly (not by a signal, not "not found").
+test_must_fail() {
+	"$@"
+	rc=$?
+	if [ $rc = 0 ]; then
+		echo "test_must_fail: command succeeded: $*" >&2
+		return 1
+	elif [ $rc -gt 128 ] && [ $rc -le 192 ]; then
+		echo "test_must_fail: died by signal $((rc - 128)): $*" >&2
+		return 1
+	elif [ $rc = 127 ] || [ $rc = 97 ]; then
+		echo "test_must_fail: exit $rc (not found, or valgrind error): $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+# Inside a test: the command must exit with exactly this code.
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	rc=$?
+	if [ $rc != "$want" ]; then
+		echo "test_expect_code: want exit $want, got $rc: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# The file must contain a line matching the (grep basic) pattern.
+test_grep() {
+	if [ "$1" = "!" ]; then
+		shift
+		if grep -e "$1" "$2" >/dev/null; then
+			echo "test_grep: '$1' unexpectedly found in $2:" >&2
+			grep -e "$1" "$2" >&2
+			return 1
+		fi
+		return 0
+	fi
+	if ! grep -e "$1" "$2" >/dev/null; then
+		echo "test_grep: '$1' not found in $2; it holds:" >&2
+		head -n 20 "$2" >&2
+		return 1
+	fi
+}
+
+# Inside a test: run these commands after it, whether it passed or not.
+test_when_finished() {
+	test_cleanup="$*; $test_cleanup"
+}
+
+test_done() {
+	echo "1..$test_count"
+	cd "$TEST_TOP" || exit 1
+	if [ "$test_failed" = 0 ]; then
+		rm -rf "$TRASH"
+		exit 0
+	fi
+	echo "# failed $test_failed among $test_count test(s); scratch folder kept: $TRASH"
+	exit 1
+}
+
+command -v sqlite3 >/dev/null && test_set_prereq SQLITE3
+[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && test_set_prereq SETPRIV
