@@ -2,6 +2,7 @@
 .SECONDEXPANSION:
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 VERSION = 0.1.0
 PREFIX  = /usr/local
@@ -16,7 +17,7 @@ O        = build/vg
 CC       = gcc
 OPT      = -O1 -g
 LDSTATIC =
-VGINC    = -isystem $(CURDIR)/build/sysroot/include/jsmn-only
+VGINC    = -isystem $(CURDIR)/build/sysroot/include/jsmn-only -isystem /usr/include/bearssl
 else
 O        = build
 CC       = musl-gcc
@@ -91,7 +92,7 @@ build/.vg-pkgs:
 	fi
 	@touch $@
 
-TEST_PKGS = mandoc sqlite3 perl util-linux
+TEST_PKGS = mandoc sqlite3 perl util-linux file bsdextrautils
 build/.test-pkgs:
 	@missing=; for p in $(TEST_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
