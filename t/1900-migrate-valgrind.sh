@@ -12,7 +12,9 @@ for s in 1000-migrate-fresh 1010-migrate-adopt; do
 		ORKET_VALGRIND=1 ORKET_BIN='$vgbin' ORKET_VGLOG='$TRASH/vg-$s' TRASH_SUFFIX=-vg \
 			sh '$TEST_DIR/$s.sh' >tap-$s 2>&1;
 		rc=\$?; cat tap-$s;
-		test \$rc = 0 && ! grep '^not ok' tap-$s && test ! -e vg-$s/FAILED &&
+		test \$rc = 0 && ! grep '^not ok' tap-$s &&
+		for f in vg-$s/*.log; do test ! -s \"\$f\" || { cat \"\$f\"; exit 1; }; done &&
+		ls vg-$s | grep -q log &&
 		grep -c '^ok' tap-$s >count && test \$(cat count) -ge 5
 	"
 done

@@ -5,7 +5,8 @@
 # A script sets test_description, sources this file, runs its tests and ends with test_done.
 # Environment: ORKET_BIN (programs, default build/bin), ORKET_VALGRIND=1 to run every
 # orket-* program under valgrind (with ORKET_BIN=build/vg/bin), ORKET_VGLOG (folder for its
-# reports), TEST_VERBOSE=1 to show each test's output.
+# reports: one file per process, empty when valgrind found nothing), TEST_VERBOSE=1 to show
+# each test's output.
 
 export LC_ALL=C TZ=UTC
 unset CDPATH ORKET_RUNTIME_DB ORKET_WEBHOOK_DB ORKET_API_KEY GITEA_WEBHOOK_SECRET
@@ -29,20 +30,13 @@ for p in "$ORKET_BIN"/orket-*; do
 	if [ "${ORKET_VALGRIND:-}" = 1 ]; then
 		: "${ORKET_VGLOG:=$TRASH/vglog}"
 		mkdir -p "$ORKET_VGLOG" && chmod 1777 "$ORKET_VGLOG"
+		# exec, so that the pid a test sees (and signals) is the program's own;
+		# valgrind's report, empty when all is well, is checked by the t/19xx scripts.
 		cat >"$TRASH/.bin/$(basename "$p")" <<WRAP
 #!/bin/sh
-log=\$(mktemp "$ORKET_VGLOG/$(basename "$p").XXXXXX")
-valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \\
+exec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \\
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=97 \\
-    --log-file="\$log" "$p" "\$@"
-rc=\$?
-if [ -s "\$log" ]; then
-	echo "valgrind found errors, see \$log" >&2
-	echo "\$log" >>"$ORKET_VGLOG/FAILED"
-else
-	rm -f "\$log"
-fi
-exit \$rc
+    --log-file="$ORKET_VGLOG/$(basename "$p").%p.log" "$p" "\$@"
 WRAP
 		chmod +x "$TRASH/.bin/$(basename "$p")"
 	else
@@ -55,6 +49,44 @@ export PATH ORKET_BIN TEST_TOP
 cd "$TRASH" || exit 1
 
 say() { printf '# %s\n' "$*"; }
+
+# daemon_start NAME CMD...: start a daemon with its readiness pipe on fd 3 (-d 3), its
+# stderr in NAME.err and its pid in NAME.pid, and wait (20 s at most) for the newline it
+# writes once it listens. NAME.port gets the port it reports on stderr.
+daemon_start() {
+	dn=$1
+	shift
+	rm -f "$dn.ready" "$dn.port" && mkfifo "$dn.ready" || return 1
+	"$@" -d 3 3>"$dn.ready" 2>"$dn.err" &
+	echo $! >"$dn.pid"
+	if ! timeout 20 sh -c 'read -r line' <"$dn.ready"; then
+		echo "daemon_start: $dn did not become ready; its stderr:" >&2
+		cat "$dn.err" >&2
+		return 1
+	fi
+	sed -n 's|.*listening on http://[^ ]*:\([0-9][0-9]*\)/.*|\1|p' "$dn.err" | head -n 1 >"$dn.port"
+	test -s "$dn.port"
+}
+
+# daemon_stop NAME [SIGNAL]: signal it (TERM) and wait (20 s at most) for it to exit;
+# the exit status is left in NAME.status.
+daemon_stop() {
+	dn=$1
+	dpid=$(cat "$dn.pid" 2>/dev/null) || return 0
+	kill -"${2:-TERM}" "$dpid" 2>/dev/null
+	i=0
+	while kill -0 "$dpid" 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$dpid" 2>/dev/null; then
+		echo "daemon_stop: $dn did not exit; killing it" >&2
+		kill -9 "$dpid" 2>/dev/null
+	fi
+	wait "$dpid" 2>/dev/null
+	echo $? >"$dn.status"
+	rm -f "$dn.pid"
+}
 
 test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
 test_have_prereq() { case $test_prereqs in *" $1 "*) return 0 ;; esac; return 1; }
@@ -174,4 +206,7 @@ test_done() {
 }
 
 command -v sqlite3 >/dev/null && test_set_prereq SQLITE3
-[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && test_set_prereq SETPRIV
+[ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	unshare -m sh -c 'mkdir -p "$1" && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1"' \
+	    - "$TRASH/.romount" 2>/dev/null && test_set_prereq ROMOUNT
+rmdir "$TRASH/.romount" 2>/dev/null
