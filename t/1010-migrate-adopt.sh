@@ -46,7 +46,7 @@ test_expect_success 'a database laid out lazily by the original (no _schema_migr
 	printf "%s\n" idx_card_transactions_card_id idx_comments_issue_id idx_issues_build_status idx_issues_session_id >expect &&
 	test_cmp expect actual &&
 	sqlite3 w.db "SELECT name FROM sqlite_master WHERE name LIKE \"idx_%\" ORDER BY name" >actual &&
-	printf "%s\n" idx_failure_pr_key idx_pr_key idx_pr_review_cycles_status idx_repo_pr idx_review_failures_cycle idx_webhook_events_type_created >expect &&
+	printf "%s\n" idx_failure_pr_key idx_outbox_pr_key idx_outbox_state idx_pr_key idx_pr_review_cycles_status idx_repo_pr idx_review_failures_cycle idx_webhook_events_delivery idx_webhook_events_type_created >expect &&
 	test_cmp expect actual
 '
 
@@ -108,14 +108,16 @@ test_expect_success 'a folder in the way of the path is refused (100), naming it
 	test_grep "afile" err
 '
 
-test_expect_success SETPRIV 'an unwritable folder exits 111 naming the path' '
-	mkdir ro && chmod 755 ro &&
-	test_expect_code 111 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		orket-migrate --runtime-db ro/r.db --webhook-db ro/w.db 2>err &&
-	test_grep "ro/r.db" err &&
-	test_expect_code 111 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		orket-migrate --runtime-db ro/sub/r.db --webhook-db ro/w.db 2>err &&
-	test_grep "unable to create folder ro/sub" err &&
+# A read-only bind mount in a private mount namespace: unwritable even for root, and
+# wherever the checkout lives.
+test_expect_success ROMOUNT 'an unwritable folder exits 111 naming the path' '
+	mkdir ro &&
+	test_expect_code 111 unshare -m sh -c "mount --bind ro ro && mount -o remount,bind,ro ro &&
+		exec orket-migrate --runtime-db ro/r.db --webhook-db ro/w.db" 2>err &&
+	test_grep "ro/r.db" err && test_grep "111\|unable to open database" err &&
+	test_expect_code 111 unshare -m sh -c "mount --bind ro ro && mount -o remount,bind,ro ro &&
+		exec orket-migrate --runtime-db ro/sub/r.db --webhook-db ro/w.db" 2>err &&
+	test_grep "unable to create folder ro/sub: Read-only file system" err &&
 	test ! -e ro/r.db && test ! -e ro/sub
 '
 
