@@ -25,10 +25,13 @@ table|success_ledger|success_ledger
 X
 cat >expect-webhook <<'X'
 index|idx_failure_pr_key|review_failures
+index|idx_outbox_pr_key|outbox
+index|idx_outbox_state|outbox
 index|idx_pr_key|pr_review_cycles
 index|idx_pr_review_cycles_status|pr_review_cycles
 index|idx_repo_pr|pr_review_cycles
 index|idx_review_failures_cycle|review_failures
+index|idx_webhook_events_delivery|webhook_events
 index|idx_webhook_events_type_created|webhook_events
 index|sqlite_autoindex__schema_migrations_1|_schema_migrations
 index|sqlite_autoindex_bug_fix_phases_1|bug_fix_phases
@@ -36,6 +39,7 @@ index|sqlite_autoindex_pr_review_cycles_1|pr_review_cycles
 index|sqlite_autoindex_pr_review_cycles_2|pr_review_cycles
 table|_schema_migrations|_schema_migrations
 table|bug_fix_phases|bug_fix_phases
+table|outbox|outbox
 table|pr_review_cycles|pr_review_cycles
 table|review_failures|review_failures
 table|sqlite_sequence|sqlite_sequence
@@ -51,6 +55,7 @@ test_expect_success 'a fresh run creates both databases and their parent folders
 	test -f data/r.db && test -f deep/er/w.db &&
 	test_grep "^\[MIGRATE\] Applied 0001-schema.sql to data/r.db$" out &&
 	test_grep "^\[MIGRATE\] Applied 0001-schema.sql to deep/er/w.db$" out &&
+	test_grep "^\[MIGRATE\] Applied 0002-deliveries-outbox.sql to deep/er/w.db$" out &&
 	test ! -s err
 '
 
@@ -96,6 +101,7 @@ test_expect_success 'columns, defaults and keys are those of the original' '
 	status|TEXT|1|'"'active'"'
 	created_at|TIMESTAMP|0|CURRENT_TIMESTAMP
 	updated_at|TIMESTAMP|0|CURRENT_TIMESTAMP
+	rejected_at|TIMESTAMP|0|
 	X
 	test_cmp expect actual &&
 	sqlite3 deep/er/w.db "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(\"review_failures\")" >actual &&
