@@ -52,7 +52,7 @@ $(O)/bin/%: $(O)/lib/liborket.a cmd/%/deps $$(call cmdobjs,$$*)
 
 $(O)/t/unit/%: $(O)/obj/t/unit/%.o $(O)/lib/liborket.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(O)/lib/liborket.a -lbearssl -lsqlite3 -lpthread
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/lib/liborket.a -lhttp_parser -lbearssl -lsqlite3 -lpthread
 
 $(O)/lib/liborket.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -79,7 +79,7 @@ build/vg/.deps-ready: build/.vg-pkgs | $(STAMP)-jsmn
 	cp build/sysroot/include/jsmn.h build/sysroot/include/jsmn-only/
 	@touch $@
 
-VG_PKGS = gcc valgrind libsqlite3-dev libbearssl-dev
+VG_PKGS = gcc valgrind libsqlite3-dev libbearssl-dev libhttp-parser-dev libcurl4-openssl-dev
 build/.vg-pkgs:
 	@mkdir -p build
 	@missing=; for p in $(VG_PKGS); do \
