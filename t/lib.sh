@@ -89,7 +89,13 @@ daemon_stop() {
 }
 
 test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
-test_have_prereq() { case $test_prereqs in *" $1 "*) return 0 ;; esac; return 1; }
+# test_have_prereq A,B,...: every one of them is set.
+test_have_prereq() {
+	for tp_ in $(echo "$1" | tr ',' ' '); do
+		case $test_prereqs in *" $tp_ "*) ;; *) return 1 ;; esac
+	done
+	return 0
+}
 
 # Run "$2" in a subshell-free eval so that test_when_finished can register cleanups.
 test_run_() {

@@ -1,0 +1,281 @@
+/* See LICENSE. orket-hookd: the Gitea webhook receiver. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "dotenv.h"
+#include "hmac.h"
+#include "hookd.h"
+#include "server.h"
+
+extern char **environ;
+
+static const char usage[] =
+    "usage: orket-hookd [-d fd] [--env-file path]\n"
+    "       orket-hookd -h | --help | --version\n";
+
+void
+hookd_event(struct hookd *h, const char *event, const char *data)
+{
+	if (h->ev.fd == -1)
+		return;
+	if (evlog_write(&h->ev, "hookd", event, data) == -1)
+		log_warnsys("unable to write the event log %s", h->ev.path);
+}
+
+sqlite3_stmt *
+hookd_stmt(struct hookd *h, int i, const char *sql)
+{
+	if (i < 0 || i >= HOOKD_STMTS)
+		return NULL;
+	if (h->st[i] == NULL && sqlite3_prepare_v3(h->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &h->st[i], NULL) != SQLITE_OK) {
+		h->st[i] = NULL;
+		return NULL;
+	}
+	sqlite3_reset(h->st[i]);
+	return h->st[i];
+}
+
+/*
+ * The environment as the process got it, before any file was read: a reload starts from
+ * it again, so a variable removed from a file (GITEA_WEBHOOK_SECRET_PREVIOUS after a
+ * rotation) is really gone, and the environment still beats the files.
+ */
+static char **
+env_snapshot(void)
+{
+	char **copy;
+	size_t n, i;
+
+	for (n = 0; environ[n]; n++)
+		;
+	if ((copy = calloc(n + 1, sizeof(*copy))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((copy[i] = strdup(environ[i])) == NULL)
+			return NULL;
+	return copy;
+}
+
+static void
+env_free(char **e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; e[i]; i++) {
+		wipe(e[i], strlen(e[i]));
+		free(e[i]);
+	}
+	free(e);
+}
+
+static int
+load_files(struct hookd *h, char *err, size_t errlen)
+{
+	struct dotenv_err de;
+	const char *files[2] = { ".env", h->env_file };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (files[i] == NULL)
+			continue;
+		memset(&de, 0, sizeof(de));
+		if (dotenv_load(files[i], 0, &de) == -1) {
+			if (de.line > 0)
+				snprintf(err, errlen, "%s line %d: %s", files[i], de.line,
+				    de.why ? de.why : "bad line");
+			else
+				snprintf(err, errlen, "unable to read %s: %s", files[i],
+				    strerror(errno));
+			return -1;
+		}
+		if (de.absent && i == 1) {
+			snprintf(err, errlen, "unable to read %s: %s", files[i], strerror(ENOENT));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* SIGHUP: read the files again over the original environment; keep the old on error. */
+static void
+reload(struct loop *l, int signo, void *arg)
+{
+	struct hookd *h = arg;
+	struct hookd_config c;
+	char err[512];
+	size_t i;
+
+	clearenv();
+	for (i = 0; h->env0[i]; i++)
+		putenv(strdup(h->env0[i]));
+	if (load_files(h, err, sizeof(err)) == -1 || hookd_config_load(&c, err,
+	    sizeof(err)) == -1) {
+		log_warn("reload refused, the configuration in force is kept: %s", err);
+		hookd_event(h, "config_reload_failed", NULL);
+		return;
+	}
+	/* What is bound already stays: the listening address needs a restart. */
+	if (strcmp(c.host, h->cfg.host) != 0 || (c.port != h->cfg.port && h->cfg.port != 0))
+		log_warn("reload: a new listening address takes effect at the next start");
+	c.port = h->cfg.port;
+	hookd_config_free(&h->cfg);
+	h->cfg = c;
+	h->rate.limit = h->cfg.rate_limit;
+	outbox_reload(h);
+	log_info("configuration reloaded%s", h->cfg.secret_prev ?
+	    " (the previous secret is accepted too)" : "");
+	hookd_event(h, "config_reloaded", h->cfg.secret_prev ?
+	    "{\"previous_secret\":true}" : "{\"previous_secret\":false}");
+}
+
+static void
+terminate(struct loop *l, int signo, void *arg)
+{
+	struct hookd *h = arg;
+
+	if (h->stopping++) {
+		loop_stop(l);	/* a second signal: stop now */
+		return;
+	}
+	log_info("stopping: finishing the requests in progress");
+	http_shutdown(&h->srv);
+	outbox_idle(h);
+}
+
+static void
+child(struct loop *l, int signo, void *arg)
+{
+	sandbox_sigchld(arg);
+}
+
+/* While stopping: exit once every connection is gone and nothing is in flight. */
+static void
+check_stop(struct loop *l, void *arg)
+{
+	struct hookd *h = arg;
+
+	if (h->stopping && http_nconns(&h->srv) == 0 && h->batch == NULL && outbox_idle(h))
+		loop_stop(l);
+}
+
+static int
+notify_fd(const char *s)
+{
+	char *end;
+	long fd;
+
+	errno = 0;
+	fd = strtol(s, &end, 10);
+	if (errno || *end || fd < 3 || fd > 1024)
+		return -1;
+	if (fcntl((int)fd, F_GETFD) == -1)
+		return -1;
+	return (int)fd;
+}
+
+static int
+run(struct hookd *h, int readyfd)
+{
+	struct db_err de;
+	char err[512];
+	int code = 111;
+
+	if (db_open_migrated(&h->db, h->cfg.webhook_db, "webhook", &de) == -1)
+		log_fatal(de.code == 1 ? 100 : de.code, "%s", de.msg);
+	if (h->cfg.durability_full)
+		sqlite3_exec(h->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (evlog_open(&h->ev, h->cfg.event_log, 0, EVLOG_KEEP_DEFAULT) == -1)
+		log_fatalsys(111, "unable to open the event log %s", h->cfg.event_log);
+	if (rate_init(&h->rate, h->cfg.rate_limit) == -1 || loop_init(&h->loop) == -1)
+		log_fatalsys(111, "unable to set up");
+	if (loop_signal(&h->loop, SIGTERM, terminate, h) == -1 ||
+	    loop_signal(&h->loop, SIGINT, terminate, h) == -1 ||
+	    loop_signal(&h->loop, SIGHUP, reload, h) == -1 ||
+	    loop_signal(&h->loop, SIGCHLD, child, h) == -1)
+		log_fatalsys(111, "unable to catch signals");
+	signal(SIGPIPE, SIG_IGN);
+	if (server_start(h) == -1)
+		log_fatalsys(111, "unable to listen on %s port %d", h->cfg.host, h->cfg.port);
+	if (outbox_init(h) == -1 || sandbox_init(h) == -1)
+		log_fatalsys(111, "unable to start the outbox");
+	if (loop_on_turn(&h->loop, check_stop, h) == -1)
+		log_fatalsys(111, "unable to set up");
+	log_info("listening on http://%s:%d/ (database %s)", h->cfg.host, http_port(&h->srv),
+	    h->cfg.webhook_db);
+	snprintf(err, sizeof(err), "{\"message\":\"Starting webhook server on %s:%d\"}",
+	    h->cfg.host, http_port(&h->srv));
+	hookd_event(h, "webhook_server", err);
+	if (readyfd != -1) {
+		if (write(readyfd, "\n", 1) != 1)
+			log_warnsys("unable to write to the notification fd");
+		close(readyfd);
+	}
+	if (loop_run(&h->loop) == 0)
+		code = 0;
+	hookd_commit(h);
+	sandbox_free(h);
+	outbox_free(h);
+	server_free(h);
+	return code;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct hookd h;
+	char err[512];
+	int i, readyfd = -1, code;
+
+	log_prog = "orket-hookd";
+	memset(&h, 0, sizeof(h));
+	h.ev.fd = -1;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return fflush(stdout) == 0 ? 0 : 111;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts("orket-hookd " ORKET_VERSION);
+			return fflush(stdout) == 0 ? 0 : 111;
+		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
+			if ((readyfd = notify_fd(argv[++i])) == -1)
+				log_fatal(100, "-d needs an open descriptor of 3 or more, not %s",
+				    argv[i]);
+		} else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc) {
+			h.env_file = argv[++i];
+		} else if (strncmp(argv[i], "--env-file=", 11) == 0) {
+			h.env_file = argv[i] + 11;
+		} else {
+			fputs(usage, stderr);
+			log_fatal(100, "%s: %s", argv[i][0] == '-' ? "unknown option or missing value"
+			    : "unexpected argument", argv[i]);
+		}
+	}
+	if ((h.env0 = env_snapshot()) == NULL)
+		log_fatalsys(111, "unable to copy the environment");
+	if (load_files(&h, err, sizeof(err)) == -1)
+		log_fatal(100, "%s", err);
+	if (hookd_config_load(&h.cfg, err, sizeof(err)) == -1)
+		log_fatal(100, "%s", err);
+	code = run(&h, readyfd);
+	for (i = 0; i < HOOKD_STMTS; i++)
+		sqlite3_finalize(h.st[i]);
+	db_close(h.db);
+	evlog_close(&h.ev);
+	rate_free(&h.rate);
+	loop_free(&h.loop);
+	hookd_config_free(&h.cfg);
+	env_free(h.env0);
+	log_info("stopped");
+	return code;
+}

@@ -1,0 +1,660 @@
+/* See LICENSE. orket-hookd's routes: verify, validate, batch, group-commit, answer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dotenv.h"
+#include "hmac.h"
+#include "hookd.h"
+#include "json.h"
+#include "review.h"
+#include "server.h"
+
+static const double latency_bounds[] = {
+	0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+};
+
+/* What the request callbacks keep between head, body and request: the running HMACs. */
+struct pending {
+	struct hmac	 cur, prev;
+	int		 route;
+	size_t		 total;
+};
+
+enum { R_GITEA = 1, R_TEST };
+
+static void
+json_detail(struct hookd *h, uint64_t id, int status, const char *detail, const char *hdrs)
+{
+	struct buf b = BUF_INIT(4096);
+	struct http_response r;
+	struct jw w;
+
+	jw_init(&w, &b);
+	jw_obj_open(&w);
+	jw_key(&w, "detail");
+	jw_str(&w, detail);
+	jw_obj_close(&w);
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.content_type = "application/json";
+	r.body = jw_finish(&w) == 0 ? b.p : "{}";
+	r.bodylen = strlen(r.body);
+	r.headers = hdrs;
+	if (http_respond(&h->srv, id, &r) == -1 && errno != ENOENT)
+		log_warnsys("unable to answer a request");
+	buf_free(&b);
+}
+
+/* A rejected delivery is an event: what and from where, never the signature or secret. */
+static void
+reject_event(struct hookd *h, const char *peer, int status, const char *message)
+{
+	struct buf b = BUF_INIT(2048);
+	struct jw w;
+
+	jw_init(&w, &b);
+	jw_obj_open(&w);
+	jw_key(&w, "level");
+	jw_str(&w, "error");
+	jw_key(&w, "message");
+	jw_str(&w, message);
+	jw_key(&w, "status");
+	jw_int(&w, status);
+	jw_key(&w, "addr");
+	jw_str(&w, peer);
+	jw_obj_close(&w);
+	if (jw_finish(&w) == 0)
+		hookd_event(h, "webhook", b.p);
+	buf_free(&b);
+}
+
+static void
+count_sigfail(struct hookd *h, const char *peer)
+{
+	int i;
+
+	for (i = 0; i < h->m.nsigfail; i++)
+		if (strcmp(h->m.sigfail[i].addr, peer) == 0)
+			break;
+	if (i == h->m.nsigfail) {
+		if (h->m.nsigfail == HOOKD_FAIL_ADDRS_MAX)
+			i = HOOKD_FAIL_ADDRS_MAX - 1;	/* the last row counts "the rest" */
+		else {
+			h->m.nsigfail++;
+			snprintf(h->m.sigfail[i].addr, sizeof(h->m.sigfail[i].addr), "%s",
+			    i == HOOKD_FAIL_ADDRS_MAX - 1 ? "other" : peer);
+		}
+	}
+	h->m.sigfail[i].n++;
+}
+
+static void
+observe(struct hookd *h, uint64_t start_ms)
+{
+	double s = (double)(loop_now_ms(&h->loop) - start_ms) / 1000.0;
+	size_t i;
+
+	for (i = 0; i < sizeof(latency_bounds) / sizeof(latency_bounds[0]); i++)
+		if (s <= latency_bounds[i])
+			h->m.latency_le[i]++;
+	h->m.latency_count++;
+	h->m.latency_sum += s;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static void
+info(struct hookd *h, uint64_t id)
+{
+	static const char body[] = "{\"service\":\"Orket Webhook Server\",\"status\":\"running\","
+	    "\"version\":\"" ORKET_VERSION "\"}";
+
+	http_respond_simple(&h->srv, id, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void
+metrics(struct hookd *h, uint64_t id)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	const struct http_stats *s = &h->srv.stats;
+	uint64_t cum = 0;
+	size_t i;
+	long depth = outbox_depth(h);
+	int c;
+
+	buf_adds(&b, "# HELP orket_hookd_requests_total HTTP responses by status code.\n"
+	    "# TYPE orket_hookd_requests_total counter\n");
+	for (c = HTTP_STATUS_MIN; c <= HTTP_STATUS_MAX; c++)
+		if (s->by_code[c - HTTP_STATUS_MIN])
+			buf_addf(&b, "orket_hookd_requests_total{code=\"%d\"} %llu\n", c,
+			    (unsigned long long)s->by_code[c - HTTP_STATUS_MIN]);
+	buf_addf(&b, "# TYPE orket_hookd_deliveries_total counter\n"
+	    "orket_hookd_deliveries_total{result=\"stored\"} %llu\n"
+	    "orket_hookd_deliveries_total{result=\"duplicate\"} %llu\n"
+	    "# TYPE orket_hookd_rate_limited_total counter\n"
+	    "orket_hookd_rate_limited_total %llu\n"
+	    "# TYPE orket_hookd_signature_failures_total counter\n"
+	    "orket_hookd_signature_failures_total{reason=\"missing\"} %llu\n"
+	    "orket_hookd_signature_failures_total{reason=\"invalid\"} %llu\n"
+	    "# TYPE orket_hookd_signature_previous_secret_total counter\n"
+	    "orket_hookd_signature_previous_secret_total %llu\n"
+	    "# TYPE orket_hookd_invalid_payloads_total counter\n"
+	    "orket_hookd_invalid_payloads_total %llu\n"
+	    "# TYPE orket_hookd_group_commits_total counter\n"
+	    "orket_hookd_group_commits_total %llu\n"
+	    "orket_hookd_group_commit_failures_total %llu\n"
+	    "# TYPE orket_hookd_outbox_depth gauge\n"
+	    "orket_hookd_outbox_depth %ld\n"
+	    "# TYPE orket_hookd_outbox_total counter\n"
+	    "orket_hookd_outbox_total{result=\"sent\"} %llu\n"
+	    "orket_hookd_outbox_total{result=\"failed\"} %llu\n"
+	    "orket_hookd_outbox_total{result=\"retry\"} %llu\n"
+	    "# TYPE orket_hookd_connections gauge\n"
+	    "orket_hookd_connections %llu\n",
+	    (unsigned long long)h->m.deliveries_stored,
+	    (unsigned long long)h->m.deliveries_duplicate,
+	    (unsigned long long)h->rate.rejected,
+	    (unsigned long long)h->m.signature_missing,
+	    (unsigned long long)h->m.signature_invalid,
+	    (unsigned long long)h->m.signature_previous,
+	    (unsigned long long)h->m.invalid_payload,
+	    (unsigned long long)h->m.commits,
+	    (unsigned long long)h->m.commit_failures,
+	    depth,
+	    (unsigned long long)h->m.outbox_sent,
+	    (unsigned long long)h->m.outbox_failed,
+	    (unsigned long long)h->m.outbox_retries,
+	    (unsigned long long)s->conns);
+	buf_adds(&b, "# HELP orket_hookd_signature_failures_by_addr_total Signature failures per "
+	    "source address.\n# TYPE orket_hookd_signature_failures_by_addr_total counter\n");
+	for (i = 0; i < (size_t)h->m.nsigfail; i++)
+		buf_addf(&b, "orket_hookd_signature_failures_by_addr_total{addr=\"%s\"} %llu\n",
+		    h->m.sigfail[i].addr, (unsigned long long)h->m.sigfail[i].n);
+	buf_adds(&b, "# HELP orket_hookd_delivery_seconds Time from request to stored answer.\n"
+	    "# TYPE orket_hookd_delivery_seconds histogram\n");
+	for (i = 0; i < sizeof(latency_bounds) / sizeof(latency_bounds[0]); i++) {
+		cum = h->m.latency_le[i];
+		buf_addf(&b, "orket_hookd_delivery_seconds_bucket{le=\"%g\"} %llu\n",
+		    latency_bounds[i], (unsigned long long)cum);
+	}
+	buf_addf(&b, "orket_hookd_delivery_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "orket_hookd_delivery_seconds_sum %.6f\norket_hookd_delivery_seconds_count %llu\n",
+	    (unsigned long long)h->m.latency_count, h->m.latency_sum,
+	    (unsigned long long)h->m.latency_count);
+	http_respond_simple(&h->srv, id, 200, "text/plain; version=0.0.4", b.p, b.len);
+	buf_free(&b);
+}
+
+/* Before the body is read: the route, its body cap, and the rate limit. */
+static void
+on_head(struct http_server *srv, struct http_request *req, void *arg)
+{
+	struct hookd *h = arg;
+	struct pending *p;
+	const char *path = req->path;
+	uint64_t wait;
+	char hdr[64];
+	int gitea = strcmp(path, "/webhook/gitea") == 0, test = strcmp(path, "/webhook/test") == 0;
+
+	if (gitea || test) {
+		if (req->method != HTTP_POST) {
+			json_detail(h, req->id, 405, "Method Not Allowed", "Allow: POST\r\n");
+			return;
+		}
+	} else if (strcmp(path, "/") == 0 || strcmp(path, "/health") == 0 ||
+	    strcmp(path, "/metrics") == 0) {
+		if (req->method != HTTP_GET && req->method != HTTP_HEAD)
+			json_detail(h, req->id, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+		return;		/* answered in on_request */
+	} else {
+		json_detail(h, req->id, 404, "Not Found", NULL);
+		return;
+	}
+
+	if (gitea) {
+		/* Per address, before the body is read: a flood cannot starve Gitea. */
+		if ((wait = rate_check(&h->rate, req->peer, loop_now_ms(&h->loop))) != 0) {
+			snprintf(hdr, sizeof(hdr), "Retry-After: %llu\r\n",
+			    (unsigned long long)((wait + 999) / 1000));
+			reject_event(h, req->peer, 429, "Webhook rate limit exceeded");
+			json_detail(h, req->id, 429, "Webhook rate limit exceeded", hdr);
+			return;
+		}
+		if (req->has_length && req->content_length > HOOKD_BODY_MAX) {
+			reject_event(h, req->peer, 413, "Payload too large");
+			json_detail(h, req->id, 413, "Payload too large", NULL);
+			return;
+		}
+	} else {
+		if (!h->cfg.test_enabled) {
+			json_detail(h, req->id, 403, "Test webhook endpoint disabled", NULL);
+			return;
+		}
+		if (h->cfg.test_token == NULL) {
+			json_detail(h, req->id, 403, "Test webhook endpoint needs "
+			    "ORKET_WEBHOOK_TEST_TOKEN", NULL);
+			return;
+		}
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		json_detail(h, req->id, 503, "Out of memory", "Retry-After: 1\r\n");
+		return;
+	}
+	p->route = gitea ? R_GITEA : R_TEST;
+	if (gitea) {
+		hmac_init(&p->cur, h->cfg.secret, h->cfg.secretlen);
+		if (h->cfg.secret_prev)
+			hmac_init(&p->prev, h->cfg.secret_prev, h->cfg.secret_prevlen);
+	}
+	/* One byte more than the cap, so a chunked body one byte over reaches on_body. */
+	req->body_max = (gitea ? HOOKD_BODY_MAX : HOOKD_TEST_BODY_MAX) + 1;
+	req->user = p;
+}
+
+/* The body streams through the HMACs as it arrives. */
+static int
+on_body(struct http_server *srv, struct http_request *req, const char *data, size_t n,
+    void *arg)
+{
+	struct hookd *h = arg;
+	struct pending *p = req->user;
+
+	if (p == NULL)
+		return 0;
+	p->total += n;
+	if (p->total > (p->route == R_GITEA ? HOOKD_BODY_MAX : HOOKD_TEST_BODY_MAX)) {
+		if (p->route == R_GITEA)
+			reject_event(h, req->peer, 413, "Payload too large");
+		return 413;
+	}
+	if (p->route == R_GITEA) {
+		hmac_update(&p->cur, data, n);
+		if (h->cfg.secret_prev)
+			hmac_update(&p->prev, data, n);
+	}
+	return 0;
+}
+
+/* 0 signed with the current secret, 1 with the previous one, -1 missing, -2 invalid. */
+static int
+verify(struct hookd *h, struct http_request *req, struct pending *p)
+{
+	unsigned char mac[HMAC_SHA256_LEN];
+	char hex[HMAC_SHA256_HEX + 1];
+	const char *sig;
+	int r = -2;
+
+	sig = http_header(req, "X-Gitea-Signature");
+	if (sig == NULL || *sig == '\0') {
+		sig = http_header(req, "X-Hub-Signature-256");
+		if (sig == NULL || *sig == '\0')
+			return -1;
+		if (strncmp(sig, "sha256=", 7) != 0)
+			return -2;
+		sig += 7;
+	}
+	/* Only 64 lowercase hex digits can match: anything else is invalid, never an error. */
+	if (strlen(sig) != HMAC_SHA256_HEX)
+		return -2;
+	hmac_final(&p->cur, mac);
+	hex_encode(mac, sizeof(mac), hex);
+	if (ct_equal(hex, sig, HMAC_SHA256_HEX))
+		r = 0;
+	else if (h->cfg.secret_prev) {
+		hmac_final(&p->prev, mac);
+		hex_encode(mac, sizeof(mac), hex);
+		if (ct_equal(hex, sig, HMAC_SHA256_HEX))
+			r = 1;
+	}
+	wipe(mac, sizeof(mac));
+	wipe(hex, sizeof(hex));
+	return r;
+}
+
+static char *
+header_copy(struct http_request *req, const char *name, size_t max, int *toolong)
+{
+	const char *v = http_header(req, name);
+
+	if (v == NULL || *v == '\0')
+		return NULL;
+	if (strlen(v) > max) {
+		*toolong = 1;
+		return NULL;
+	}
+	return strdup(v);
+}
+
+/*
+ * The payload schema of the original: an object whose action is a string, number an
+ * integer above 0 (numeric strings and whole floats are what Pydantic's lax mode took:
+ * we take integers only), and pull_request, repository, review and sender objects; each
+ * may be absent or null.
+ */
+static int
+validate(const struct json *j, char *msg, size_t msglen)
+{
+	static const char *const objs[] = { "pull_request", "repository", "review", "sender" };
+	long long n;
+	size_t i;
+	int t;
+
+	if (json_type(j, 0) != JSON_OBJECT) {
+		snprintf(msg, msglen, "Invalid payload: the top level must be an object");
+		return -1;
+	}
+	if ((t = json_get(j, 0, "action")) >= 0 && json_type(j, t) != JSON_STRING &&
+	    json_type(j, t) != JSON_NULL) {
+		snprintf(msg, msglen, "Invalid payload: action must be a string");
+		return -1;
+	}
+	if ((t = json_get(j, 0, "number")) >= 0 && json_type(j, t) != JSON_NULL) {
+		if (json_int(j, t, &n) == -1 || n <= 0) {
+			snprintf(msg, msglen, "Invalid payload: number must be an integer above 0");
+			return -1;
+		}
+	}
+	for (i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		if ((t = json_get(j, 0, objs[i])) >= 0 && json_type(j, t) != JSON_OBJECT &&
+		    json_type(j, t) != JSON_NULL) {
+			snprintf(msg, msglen, "Invalid payload: %s must be an object", objs[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A verified delivery: validate, classify, and queue it for this turn's group commit.
+ * payload is the JSON to act on (the whole body for Gitea, the "payload" member for the
+ * test route); event and action, when given, override the headers and payload.action.
+ */
+static void
+accept_delivery(struct hookd *h, struct http_request *req, const char *payload, size_t len,
+    const char *event, const char *action)
+{
+	struct delivery *d = NULL;
+	struct json j;
+	char msg[256];
+	int r, toolong = 0;
+
+	if ((r = json_parse(&j, payload, len, h->toks, HOOKD_JSON_TOKENS)) != 0) {
+		snprintf(msg, sizeof(msg), "Invalid payload: %s", json_strerror(r));
+		goto bad;
+	}
+	if (validate(&j, msg, sizeof(msg)) == -1)
+		goto bad;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		goto nomem;
+	d->req = req->id;
+	d->start_ms = req->start_ms;
+	d->payload = payload;
+	d->payloadlen = len;
+	snprintf(d->addr, sizeof(d->addr), "%s", req->peer);
+	if (event)
+		d->event = strdup(event);
+	else
+		d->event = header_copy(req, "X-Gitea-Event", HOOKD_EVENT_MAX, &toolong);
+	d->event_type = header_copy(req, "X-Gitea-Event-Type", HOOKD_EVENT_MAX, &toolong);
+	d->delivery_id = header_copy(req, "X-Gitea-Delivery", HOOKD_DELIVERY_ID_MAX, &toolong);
+	if (toolong) {
+		snprintf(msg, sizeof(msg), "Invalid payload: X-Gitea-Event, X-Gitea-Event-Type "
+		    "or X-Gitea-Delivery is too long");
+		goto bad;
+	}
+	if (d->event == NULL && (d->event = strdup("None")) == NULL)
+		goto nomem;
+	if (review_classify(d, &j, msg, sizeof(msg)) == -1)
+		goto bad;
+	if (action && d->action == NULL && (d->action = strdup(action)) == NULL)
+		goto nomem;
+	/* Stored and answered at the end of this turn, in one transaction with the others. */
+	*h->batch_tail = d;
+	h->batch_tail = &d->next;
+	h->nbatch++;
+	if (h->nbatch >= HOOKD_BATCH_MAX)
+		hookd_commit(h);
+	return;
+bad:
+	delivery_free(d);
+	h->m.invalid_payload++;
+	reject_event(h, req->peer, 400, msg);
+	json_detail(h, req->id, 400, msg, NULL);
+	return;
+nomem:
+	delivery_free(d);
+	json_detail(h, req->id, 503, "Out of memory", "Retry-After: 1\r\n");
+}
+
+static void
+gitea_delivery(struct hookd *h, struct http_request *req, struct pending *p)
+{
+	int r = verify(h, req, p);
+
+	if (r < 0) {
+		if (r == -1)
+			h->m.signature_missing++;
+		else
+			h->m.signature_invalid++;
+		count_sigfail(h, req->peer);
+		reject_event(h, req->peer, 401, r == -1 ? "Missing webhook signature" :
+		    "Invalid webhook signature");
+		json_detail(h, req->id, 401, r == -1 ? "Missing signature" : "Invalid signature",
+		    NULL);
+		return;
+	}
+	if (r == 1)
+		h->m.signature_previous++;
+	accept_delivery(h, req, req->body, req->bodylen, NULL, NULL);
+}
+
+/*
+ * POST /webhook/test {event, action, payload}: for manual checks, behind the flag and a
+ * bearer token (the original had neither token nor any other check).
+ */
+static void
+test_delivery(struct hookd *h, struct http_request *req)
+{
+	const char *auth = http_header(req, "Authorization"), *raw;
+	size_t n = strlen(h->cfg.test_token), rawlen;
+	char event[HOOKD_EVENT_MAX + 1] = "test", action[128], msg[160];
+	struct json j;
+	int t, r, has_action = 0;
+
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != n ||
+	    !ct_equal(auth + 7, h->cfg.test_token, n)) {
+		reject_event(h, req->peer, 401, "Invalid test token");
+		json_detail(h, req->id, 401, "Invalid test token", "WWW-Authenticate: Bearer\r\n");
+		return;
+	}
+	if ((r = json_parse(&j, req->body, req->bodylen, h->toks, HOOKD_JSON_TOKENS)) != 0 ||
+	    json_type(&j, 0) != JSON_OBJECT) {
+		snprintf(msg, sizeof(msg), "Invalid test body: %s", r ? json_strerror(r) :
+		    "the top level must be an object");
+		json_detail(h, req->id, 422, msg, NULL);
+		return;
+	}
+	if ((t = json_get(&j, 0, "event")) >= 0 && json_type(&j, t) != JSON_NULL) {
+		if (json_type(&j, t) != JSON_STRING ||
+		    json_str(&j, t, event, sizeof(event), NULL) == -1) {
+			json_detail(h, req->id, 422, "Invalid test body: event must be a short "
+			    "string", NULL);
+			return;
+		}
+		if (event[0] == '\0')
+			strcpy(event, "test");
+	}
+	if ((t = json_get(&j, 0, "action")) >= 0 && json_type(&j, t) == JSON_STRING &&
+	    json_str(&j, t, action, sizeof(action), NULL) == 0)
+		has_action = 1;
+	if ((t = json_get(&j, 0, "payload")) >= 0 && json_type(&j, t) == JSON_OBJECT)
+		raw = json_raw(&j, t, &rawlen);
+	else {
+		raw = "{}";
+		rawlen = 2;
+	}
+	accept_delivery(h, req, raw, rawlen, event, has_action ? action : NULL);
+}
+
+static void
+on_request(struct http_server *srv, struct http_request *req, void *arg)
+{
+	struct hookd *h = arg;
+	struct pending *p = req->user;
+
+	req->user = NULL;
+	if (p == NULL) {
+		if (strcmp(req->path, "/health") == 0)
+			http_respond_simple(srv, req->id, 200, "application/json",
+			    "{\"status\":\"healthy\"}", 20);
+		else if (strcmp(req->path, "/metrics") == 0)
+			metrics(h, req->id);
+		else if (strcmp(req->path, "/") == 0)
+			info(h, req->id);
+		else
+			json_detail(h, req->id, 404, "Not Found", NULL);
+		return;
+	}
+	if (p->route == R_GITEA)
+		gitea_delivery(h, req, p);
+	else
+		test_delivery(h, req);
+	wipe(p, sizeof(*p));
+	free(p);
+}
+
+/* A request whose connection died before the head's state was used. */
+static void
+on_gone(struct http_server *srv, struct http_request *req, void *arg)
+{
+	if (req->user) {
+		wipe(req->user, sizeof(struct pending));
+		free(req->user);
+		req->user = NULL;
+	}
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static int
+exec1(struct hookd *h, const char *sql)
+{
+	return sqlite3_exec(h->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/*
+ * The group commit: every delivery of this turn in one transaction, each in a savepoint
+ * so that one failing delivery does not take the others with it. Only after COMMIT
+ * returns is anybody answered 200: the answer means stored.
+ */
+void
+hookd_commit(struct hookd *h)
+{
+	struct delivery *d, *next, *list = h->batch;
+	char msg[512];
+	int rows = 0, r, ok;
+
+	if (list == NULL)
+		return;
+	h->batch = NULL;
+	h->batch_tail = &h->batch;
+	h->nbatch = 0;
+	ok = exec1(h, "BEGIN IMMEDIATE") == 0;
+	if (!ok)
+		log_warn("unable to begin the group commit: %s", sqlite3_errmsg(h->db));
+	for (d = list; ok && d; d = d->next) {
+		if (exec1(h, "SAVEPOINT d") == -1) {
+			ok = 0;
+			break;
+		}
+		r = review_commit(h, d, &rows, msg, sizeof(msg));
+		if (r == -1) {
+			log_warn("unable to store a delivery: %s", msg);
+			exec1(h, "ROLLBACK TO d");
+			d->status = 500;
+		} else if (r == 1)
+			d->status = 209;	/* duplicate: answered 200 below */
+		exec1(h, "RELEASE d");
+	}
+	if (ok && exec1(h, "COMMIT") == -1) {
+		log_warn("unable to commit %s: %s", "deliveries", sqlite3_errmsg(h->db));
+		exec1(h, "ROLLBACK");
+		ok = 0;
+	}
+	if (ok)
+		h->m.commits++;
+	else {
+		h->m.commit_failures++;
+		if (!sqlite3_get_autocommit(h->db))
+			exec1(h, "ROLLBACK");
+	}
+	for (d = list; d; d = next) {
+		next = d->next;
+		if (!ok) {
+			reject_event(h, d->addr, 503, "Delivery not stored: database failure");
+			json_detail(h, d->req, 503, "Delivery not stored, try again",
+			    "Retry-After: 5\r\n");
+		} else if (d->status == 500) {
+			reject_event(h, d->addr, 500, "Delivery not stored: handler failure");
+			json_detail(h, d->req, 500, "Delivery not stored", NULL);
+		} else {
+			if (d->status == 209)
+				h->m.deliveries_duplicate++;
+			else
+				h->m.deliveries_stored++;
+			if (http_respond_simple(&h->srv, d->req, 200, "application/json",
+			    d->reply ? d->reply : "{}", d->reply ? strlen(d->reply) : 2) == 0)
+				observe(h, d->start_ms);
+		}
+		delivery_free(d);
+	}
+	if (ok && rows > 0)
+		outbox_kick(h);
+}
+
+static void
+on_turn(struct loop *l, void *arg)
+{
+	hookd_commit(arg);
+}
+
+int
+server_start(struct hookd *h)
+{
+	struct http_config c;
+
+	http_config_default(&c);
+	c.conns_max = h->cfg.conns_max;
+	c.head = on_head;
+	c.body = on_body;
+	c.request = on_request;
+	c.gone = on_gone;
+	c.drained = NULL;
+	c.arg = h;
+	c.server = "orket-hookd";
+	h->batch_tail = &h->batch;
+	if ((h->toks = malloc(HOOKD_JSON_TOKENS * sizeof(*h->toks))) == NULL)
+		return -1;
+	if (http_server_init(&h->srv, &h->loop, &c) == -1)
+		return -1;
+	if (loop_on_turn(&h->loop, on_turn, h) == -1)
+		return -1;
+	return http_listen(&h->srv, h->cfg.host, h->cfg.port);
+}
+
+void
+server_free(struct hookd *h)
+{
+	struct delivery *d, *next;
+
+	http_server_free(&h->srv);
+	for (d = h->batch; d; d = next) {
+		next = d->next;
+		delivery_free(d);
+	}
+	h->batch = NULL;
+	free(h->toks);
+	h->toks = NULL;
+}
