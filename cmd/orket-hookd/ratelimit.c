@@ -122,15 +122,18 @@ rate_check(struct ratelimit *r, const char *addr, uint64_t now)
 	size_t ncap, i;
 
 	s->last = now;
-	/* Forget the times strictly older than the window. */
-	while (s->n > 0 && s->ts[s->head] + HOOKD_RATE_WINDOW_MS < now) {
+	/*
+	 * Forget the times that have left the window; a request 60 s after the oldest one
+	 * is allowed, so the wait answered below is at most the window itself.
+	 */
+	while (s->n > 0 && s->ts[s->head] + HOOKD_RATE_WINDOW_MS <= now) {
 		s->head = (s->head + 1) % s->cap;
 		s->n--;
 	}
 	if (s->n >= (size_t)r->limit) {
 		oldest = s->ts[s->head];
 		r->rejected++;
-		return oldest + HOOKD_RATE_WINDOW_MS + 1 - now;
+		return oldest + HOOKD_RATE_WINDOW_MS - now;
 	}
 	if (s->n == s->cap) {
 		ncap = s->cap ? s->cap * 2 : 8;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dotenv.h"
 #include "hmac.h"
@@ -144,6 +145,7 @@ metrics(struct hookd *h, uint64_t id)
 	    "orket_hookd_invalid_payloads_total %llu\n"
 	    "# TYPE orket_hookd_group_commits_total counter\n"
 	    "orket_hookd_group_commits_total %llu\n"
+	    "# TYPE orket_hookd_group_commit_failures_total counter\n"
 	    "orket_hookd_group_commit_failures_total %llu\n"
 	    "# TYPE orket_hookd_outbox_depth gauge\n"
 	    "orket_hookd_outbox_depth %ld\n"
@@ -463,7 +465,7 @@ test_delivery(struct hookd *h, struct http_request *req)
 	struct json j;
 	int t, r, has_action = 0;
 
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != n ||
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != n ||
 	    !ct_equal(auth + 7, h->cfg.test_token, n)) {
 		reject_event(h, req->peer, 401, "Invalid test token");
 		json_detail(h, req->id, 401, "Invalid test token", "WWW-Authenticate: Bearer\r\n");
