@@ -1,0 +1,162 @@
+#!/bin/sh
+# See LICENSE.
+test_description='orket-hookd under load: 1,000 concurrent deliveries, replays, a slow client, kill -9'
+. "$(dirname "$0")/lib.sh"
+
+unset ORKET_WEBHOOK_HOST ORKET_WEBHOOK_PORT ORKET_RATE_LIMIT ORKET_EVENT_LOG \
+    ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT ORKET_WEBHOOK_TEST_TOKEN GITEA_WEBHOOK_SECRET_PREVIOUS \
+    GITEA_TOKEN GITEA_ADMIN_PASSWORD GITEA_URL ORKET_API_URL ORKET_SANDBOX_COMMAND \
+    ORKET_DURABILITY ORKET_WEBHOOK_MAX_CONNS
+
+command -v python3 >/dev/null && test_set_prereq PYTHON3
+test_have_prereq PYTHON3 && test_have_prereq SQLITE3 && test_set_prereq HOOKD
+# 1,000 connections at once need as many descriptors in the client and in the daemon.
+n=$(ulimit -n)
+if [ "$n" != unlimited ] && [ "$n" -lt 2200 ]; then
+	ulimit -n 2200 2>/dev/null
+fi
+n=$(ulimit -n)
+if [ "$n" = unlimited ] || [ "$n" -ge 2200 ]; then
+	test_have_prereq HOOKD && test_set_prereq FDS
+else
+	say "ulimit -n is $n (below 2200): the 1,000-connection tests are skipped"
+fi
+# A time bound is a functional check, but not one to make under valgrind.
+test "${ORKET_VALGRIND:-}" = 1 || test_set_prereq NOVALGRIND
+
+GITEA_WEBHOOK_SECRET='load-S3cret-c5e8'
+export GITEA_WEBHOOK_SECRET
+S='--secret-env GITEA_WEBHOOK_SECRET'
+push='{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":"4a5b6c7d8e9f00112233445566778899aabbccdd","repository":{"full_name":"acme/web","name":"web","owner":{"login":"acme"}}}'
+printf '%s' "$push" >push.json
+ok='{"status":"ignored","message":"Event type push not handled"}'
+
+# hookd_run NAME [VAR=VALUE...]: orket-hookd on 127.0.0.1, an ephemeral port, databases
+# NAME.db and NAME-runtime.db, event log NAME.log, stopped after the test.
+# hookd_start is the same on fresh files.
+hookd_run() {
+	hn=$1
+	shift
+	test_when_finished "daemon_stop $hn"
+	daemon_start "$hn" env ORKET_WEBHOOK_HOST=127.0.0.1 ORKET_WEBHOOK_PORT=0 \
+	    ORKET_WEBHOOK_DB="$hn.db" ORKET_RUNTIME_DB="$hn-runtime.db" \
+	    ORKET_EVENT_LOG="$hn.log" ORKET_RATE_LIMIT=100000 "$@" orket-hookd
+}
+
+hookd_start() {
+	rm -f "$1.db" "$1.db-wal" "$1.db-shm" "$1-runtime.db" "$1-runtime.db-wal" \
+	    "$1-runtime.db-shm" "$1.log" || return 1
+	hookd_run "$@"
+}
+
+# hook NAME [options of t/webhook-client.py]: requests to daemon NAME.
+hook() {
+	hp=$(cat "$1.port") || return 1
+	shift
+	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
+}
+
+# sql NAME QUERY: one query on daemon NAME's webhook database.
+sql() {
+	sqlite3 "$1.db" "$2"
+}
+
+test_expect_success FDS '1,000 concurrent signed deliveries are all answered 200 and all stored' '
+	hookd_start h &&
+	hook h $S --body push.json --event push --prefix load --concurrent 1000 --by-result \
+	    >summary &&
+	echo "{\"200:ignored\": 1000}" >expect && test_cmp expect summary &&
+	sql h "SELECT count(*), count(DISTINCT delivery_id), min(length(payload)),
+	    max(length(payload)) FROM webhook_events" >actual &&
+	echo "1000|1000|${#push}|${#push}" >expect && test_cmp expect actual &&
+	sql h "SELECT count(*) FROM webhook_events WHERE delivery_id
+	    NOT GLOB '"'"'load-[0-9]*'"'"'" >actual &&
+	echo 0 >expect && test_cmp expect actual &&
+	sql h "SELECT count(*) FROM webhook_events
+	    WHERE CAST(substr(delivery_id, 6) AS INTEGER) BETWEEN 0 AND 999" >actual &&
+	echo 1000 >expect && test_cmp expect actual &&
+	hook h $S --body push.json --event push --prefix load --concurrent 1000 --by-result \
+	    >summary &&
+	echo "{\"200:duplicate\": 1000}" >expect && test_cmp expect summary &&
+	sql h "SELECT count(*) FROM webhook_events" >actual &&
+	echo 1000 >expect && test_cmp expect actual &&
+	hook h --no-body --path /metrics | sed 1d >metrics &&
+	grep "^orket_hookd_deliveries_total{result=\"stored\"} 1000$" metrics &&
+	grep "^orket_hookd_deliveries_total{result=\"duplicate\"} 1000$" metrics &&
+	grep "^orket_hookd_requests_total{code=\"200\"} 200[0-9]$" metrics &&
+	! grep "^orket_hookd_requests_total{code=\"5" metrics &&
+	daemon_stop h && echo 0 >expect && test_cmp expect h.status
+'
+
+test_expect_success FDS 'mixed at once: new, replayed and unsigned deliveries each get their answer' '
+	hookd_start h &&
+	hook h $S --body push.json --event push --prefix mix --concurrent 300 >summary &&
+	echo "{\"200\": 300}" >expect && test_cmp expect summary &&
+	{ hook h $S --body push.json --event push --prefix mix --concurrent 600 --by-result \
+	    >s1 & p1=$!; } &&
+	{ hook h --body push.json --event push --prefix bad --concurrent 200 --by-result \
+	    >s2 & p2=$!; } &&
+	wait $p1 && wait $p2 &&
+	echo "{\"200:duplicate\": 300, \"200:ignored\": 300}" >expect && test_cmp expect s1 &&
+	echo "{\"401:-\": 200}" >expect && test_cmp expect s2 &&
+	sql h "SELECT count(*), count(DISTINCT delivery_id) FROM webhook_events" >actual &&
+	echo "600|600" >expect && test_cmp expect actual
+'
+
+test_expect_success NOVALGRIND 'a slow-loris client does not hold up the others; it is cut off at last' '
+	hookd_start h &&
+	rm -f loris.ready &&
+	{ hook h --slowloris 14 --ready-file loris.ready >loris.out & lpid=$!; } &&
+	i=0 &&
+	while [ ! -f loris.ready ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done &&
+	test -f loris.ready &&
+	hook h $S --body push.json --event push --prefix seq --concurrent 20 --sequential \
+	    --max-seconds 1 >lat.seq &&
+	hook h $S --body push.json --event push --prefix par --concurrent 20 \
+	    --max-seconds 1 >lat.par &&
+	kill -0 $lpid &&
+	wait $lpid &&
+	test_grep "^{\"200\": 20, \"max_seconds\": 0\.[0-9]*}$" lat.seq &&
+	test_grep "^{\"200\": 20, \"max_seconds\": 0\.[0-9]*}$" lat.par &&
+	test_grep "\"status\": 408" loris.out &&
+	sql h "SELECT count(*) FROM webhook_events" >actual &&
+	echo 40 >expect && test_cmp expect actual
+'
+
+test_expect_success HOOKD 'kill -9 right after a 200: the delivery is there after a restart' '
+	hookd_start d &&
+	hook d $S --body push.json --event push --delivery durable-1 >out &&
+	printf "200\n%s\n" "$ok" >expect && test_cmp expect out &&
+	daemon_stop d KILL && echo 137 >expect && test_cmp expect d.status &&
+	sql d "SELECT event_type, delivery_id, length(payload) FROM webhook_events" >actual &&
+	echo "push|durable-1|${#push}" >expect && test_cmp expect actual &&
+	hookd_run d &&
+	sql d "SELECT count(*) FROM webhook_events" >actual &&
+	echo 1 >expect && test_cmp expect actual &&
+	hook d $S --body push.json --event push --delivery durable-1 >out &&
+	printf "200\n%s\n" "{\"status\":\"duplicate\",\"message\":\"Delivery durable-1 was already received\"}" \
+	    >expect && test_cmp expect out &&
+	hook d $S --body push.json --event push --delivery durable-2 >out &&
+	printf "200\n%s\n" "$ok" >expect && test_cmp expect out &&
+	daemon_stop d && echo 0 >expect && test_cmp expect d.status &&
+	sql d "SELECT group_concat(delivery_id) FROM webhook_events" >actual &&
+	echo "durable-1,durable-2" >expect && test_cmp expect actual
+'
+
+test_expect_success FDS 'kill -9 right after 300 concurrent 200s: every one of them survives' '
+	hookd_start k &&
+	hook k $S --body push.json --event push --prefix crash --concurrent 300 >summary &&
+	daemon_stop k KILL &&
+	echo "{\"200\": 300}" >expect && test_cmp expect summary &&
+	sql k "SELECT count(*), count(DISTINCT delivery_id) FROM webhook_events" >actual &&
+	echo "300|300" >expect && test_cmp expect actual &&
+	hookd_run k &&
+	hook k $S --body push.json --event push --prefix crash --concurrent 300 --by-result \
+	    >summary &&
+	echo "{\"200:duplicate\": 300}" >expect && test_cmp expect summary
+'
+
+test_done
