@@ -775,6 +775,21 @@ body_expected(const struct http_request *r)
 	return r->chunked || (r->has_length && r->content_length > 0);
 }
 
+/*
+ * A request whose head callback set req->user but that never reached the request
+ * callback (its body was refused, timed out, or the client went away) is reported to
+ * the gone callback too, so the daemon can free what it attached.
+ */
+static void
+forget_user(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->req.user != NULL && c->phase != P_APP && srv->cfg.gone)
+		srv->cfg.gone(srv, &c->req, srv->cfg.arg);
+	c->req.user = NULL;
+}
+
 static void
 msg_begin(struct http_conn *c)
 {
@@ -797,6 +812,7 @@ msg_begin(struct http_conn *c)
 	c->bodyseen = 0;
 	c->answered = 0;
 	c->is_head = 0;
+	forget_user(c);
 	memset(r, 0, sizeof(*r));
 	r->headers = c->hdrs;
 	r->minor = 1;
@@ -1127,6 +1143,8 @@ conn_release(struct http_conn *c)
 	struct http_server *srv = c->srv;
 	int was_app = c->phase == P_APP && !c->answered;
 
+	if (!was_app)
+		forget_user(c);
 	c->phase = P_DEAD;
 	if (was_app) {
 		srv->stats.gone++;

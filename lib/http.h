@@ -161,6 +161,10 @@ struct http_response {
  * connection (reset, write error, server freed). It is called once, before the request's
  * memory is reused; afterwards http_respond with its id fails with ENOENT and does
  * nothing. Without a gone callback the request is dropped silently in the same way.
+ * gone is also called for a request whose head callback set req->user but which never
+ * reached the request callback (its body was refused or timed out, or the client left),
+ * so that what the daemon attached can be freed; the request callback must set
+ * req->user to NULL once it has taken what it attached.
  *
  * drained: after http_shutdown, the last connection is gone.
  */
