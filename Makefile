@@ -31,7 +31,7 @@ CFLAGS  = -std=c11 -D_GNU_SOURCE -DORKET_VERSION='"$(VERSION)"' $(OPT) -Wall -We
 LDFLAGS = $(LDSTATIC) -Wl,--gc-sections
 LIBS    = -lgit2 -lhttp_parser -lcurl -lbearssl -lsqlite3 -lz -lpthread
 
-PROGS     = $(notdir $(wildcard cmd/*))
+PROGS     = $(notdir $(patsubst %/deps,%,$(wildcard cmd/*/deps)))
 LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/obj/%.o) $(O)/obj/gen/sql.o
 UNIT_SRCS = $(wildcard t/unit/*.c)

@@ -116,9 +116,17 @@ reload(struct loop *l, int signo, void *arg)
 	char err[512];
 	size_t i;
 
+	/* setenv copies, and libc keeps what it copied: putenv of our own strings would leak. */
 	clearenv();
-	for (i = 0; h->env0[i]; i++)
-		putenv(strdup(h->env0[i]));
+	for (i = 0; h->env0[i]; i++) {
+		char *eq = strchr(h->env0[i], '=');
+
+		if (eq == NULL || eq == h->env0[i])
+			continue;
+		*eq = '\0';
+		setenv(h->env0[i], eq + 1, 1);
+		*eq = '=';
+	}
 	if (load_files(h, err, sizeof(err)) == -1 || hookd_config_load(&c, err,
 	    sizeof(err)) == -1) {
 		log_warn("reload refused, the configuration in force is kept: %s", err);
