@@ -3,24 +3,48 @@
 
 #include "hmac.h"
 
+/* RFC 2104: H((K ^ opad) || H((K ^ ipad) || m)), K hashed first when longer than a block. */
 void
 hmac_init(struct hmac *h, const void *key, size_t keylen)
 {
-	br_hmac_key_init(&h->kc, &br_sha256_vtable, key, keylen);
-	br_hmac_init(&h->ctx, &h->kc, 0);
+	unsigned char k[SHA256_BLOCK], pad[SHA256_BLOCK];
+	size_t i;
+
+	memset(k, 0, sizeof(k));
+	if (keylen > SHA256_BLOCK) {
+		sha256_init(&h->inner);
+		sha256_update(&h->inner, key, keylen);
+		sha256_final(&h->inner, k);
+	} else if (keylen > 0)
+		memcpy(k, key, keylen);
+	for (i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&h->inner);
+	sha256_update(&h->inner, pad, sizeof(pad));
+	for (i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&h->outer);
+	sha256_update(&h->outer, pad, sizeof(pad));
+	wipe(k, sizeof(k));
+	wipe(pad, sizeof(pad));
 }
 
 void
 hmac_update(struct hmac *h, const void *data, size_t n)
 {
-	br_hmac_update(&h->ctx, data, n);
+	sha256_update(&h->inner, data, n);
 }
 
 void
 hmac_final(struct hmac *h, unsigned char out[HMAC_SHA256_LEN])
 {
-	br_hmac_out(&h->ctx, out);
-	/* The key context holds the padded key: it is a secret too. */
+	unsigned char d[SHA256_LEN];
+
+	sha256_final(&h->inner, d);
+	sha256_update(&h->outer, d, sizeof(d));
+	sha256_final(&h->outer, out);
+	/* The states hold the keyed pads: they are secrets too. */
+	wipe(d, sizeof(d));
 	wipe(h, sizeof(*h));
 }
 
@@ -38,11 +62,11 @@ hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
 void
 sha256(const void *data, size_t n, unsigned char out[32])
 {
-	br_sha256_context c;
+	struct sha256 s;
 
-	br_sha256_init(&c);
-	br_sha256_update(&c, data, n);
-	br_sha256_out(&c, out);
+	sha256_init(&s);
+	sha256_update(&s, data, n);
+	sha256_final(&s, out);
 }
 
 void

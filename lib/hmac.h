@@ -1,19 +1,18 @@
-/* See LICENSE. HMAC-SHA256 and SHA-256 over BearSSL, hex, and constant-time comparison. */
+/* See LICENSE. HMAC-SHA256 and SHA-256 (lib/sha256), hex, and constant-time comparison. */
 #ifndef HMAC_H
 #define HMAC_H
 
 #include <stddef.h>
 
-#include "bearssl_hash.h"
-#include "bearssl_hmac.h"
+#include "sha256.h"
 
 #define HMAC_SHA256_LEN	32
 #define HMAC_SHA256_HEX	64
 
 /* An incremental HMAC-SHA256, so a body can be signed while it streams in. */
 struct hmac {
-	br_hmac_key_context	kc;
-	br_hmac_context		ctx;
+	struct sha256	inner;
+	struct sha256	outer;
 };
 
 void	hmac_init(struct hmac *, const void *key, size_t keylen);
