@@ -9,6 +9,9 @@ STAMP    = build/sysroot/.stamp
 FETCH    = sh mk/fetch-src.sh
 MUSLCC   = musl-gcc
 DEPCFLAGS = -Os -ffunction-sections -fdata-sections -fPIC
+# SQLite and BearSSL sit on the daemons' hot path (every delivery is hashed and stored):
+# they are built for speed; the rest for size.
+HOTCFLAGS = -O2 -ffunction-sections -fdata-sections -fPIC
 
 # package  upstream version  sha256 of the upstream (.orig) tarball
 ZLIB_V        = 1.2.13.dfsg
@@ -55,7 +58,7 @@ $(STAMP)-zlib: build/.builder-pkgs
 
 $(STAMP)-bearssl: build/.builder-pkgs
 	$(FETCH) bearssl $(BEARSSL_V) $(BEARSSL_SUM) $(CACHE) $(SRC)/bearssl
-	printf 'include conf/Unix.mk\nBUILD = musl\nCC = $(MUSLCC)\nLD = $(MUSLCC)\nLDDLL = $(MUSLCC)\nCFLAGS = -W -Wall $(DEPCFLAGS)\nDLL = no\nTOOLS = no\nTESTS = no\n' >$(SRC)/bearssl/conf/musl.mk
+	printf 'include conf/Unix.mk\nBUILD = musl\nCC = $(MUSLCC)\nLD = $(MUSLCC)\nLDDLL = $(MUSLCC)\nCFLAGS = -W -Wall $(HOTCFLAGS)\nDLL = no\nTOOLS = no\nTESTS = no\n' >$(SRC)/bearssl/conf/musl.mk
 	$(MAKE) -s -C $(SRC)/bearssl CONF=musl lib >/dev/null
 	mkdir -p $(SYSROOT)/lib $(SYSROOT)/include
 	cp $(SRC)/bearssl/musl/libbearssl.a $(SYSROOT)/lib/
@@ -64,13 +67,13 @@ $(STAMP)-bearssl: build/.builder-pkgs
 
 SQLITE_DEFS = -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1 \
 	-DSQLITE_DQS=0 -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE \
-	-DSQLITE_DEFAULT_FOREIGN_KEYS=1 -DHAVE_USLEEP=1
+	-DSQLITE_DEFAULT_FOREIGN_KEYS=1 -DHAVE_USLEEP=1 -DHAVE_PREAD=1 -DHAVE_PWRITE=1
 
 $(STAMP)-sqlite: build/.builder-pkgs
 	$(FETCH) sqlite3 $(SQLITE_V) $(SQLITE_SUM) $(CACHE) $(SRC)/sqlite
 	cd $(SRC)/sqlite && ./configure --disable-tcl --disable-shared >/dev/null
 	$(MAKE) -s -C $(SRC)/sqlite sqlite3.c sqlite3.h >/dev/null
-	cd $(SRC)/sqlite && $(MUSLCC) $(DEPCFLAGS) $(SQLITE_DEFS) -c sqlite3.c -o sqlite3-musl.o
+	cd $(SRC)/sqlite && $(MUSLCC) $(HOTCFLAGS) $(SQLITE_DEFS) -c sqlite3.c -o sqlite3-musl.o
 	mkdir -p $(SYSROOT)/lib $(SYSROOT)/include
 	rm -f $(SYSROOT)/lib/libsqlite3.a
 	ar rcs $(SYSROOT)/lib/libsqlite3.a $(SRC)/sqlite/sqlite3-musl.o
