@@ -85,8 +85,15 @@ void	 rate_free(struct ratelimit *);
 /* 0 when allowed (and counted), else the milliseconds until a slot frees. */
 uint64_t rate_check(struct ratelimit *, const char *addr, uint64_t now_ms);
 
+struct hookd;
 struct outbox;
 struct sandbox;
+struct ckpt;
+
+#define DB_BUSY_TIMEOUT_MS_CKPT	100	/* the checkpointer gives way to the writer */
+
+int	 checkpoint_start(struct hookd *);
+void	 checkpoint_stop(struct hookd *);
 struct delivery;
 
 struct hookd_metrics {
@@ -122,6 +129,7 @@ struct hookd {
 	struct ratelimit	 rate;
 	struct hookd_metrics	 m;
 	struct outbox		*outbox;
+	struct ckpt		*ckpt;		/* the checkpoint thread */
 	struct sandbox		*sandbox;
 	jsmntok_t		*toks;		/* HOOKD_JSON_TOKENS, for one delivery at a time */
 	struct delivery		*batch;		/* deliveries waiting for the group commit */

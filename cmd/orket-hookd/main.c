@@ -203,6 +203,8 @@ run(struct hookd *h, int readyfd)
 		log_fatal(de.code == 1 ? 100 : de.code, "%s", de.msg);
 	if (h->cfg.durability_full)
 		sqlite3_exec(h->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (checkpoint_start(h) == -1)
+		log_fatalsys(111, "unable to start the checkpoint thread for %s", h->cfg.webhook_db);
 	if (evlog_open(&h->ev, h->cfg.event_log, 0, EVLOG_KEEP_DEFAULT) == -1)
 		log_fatalsys(111, "unable to open the event log %s", h->cfg.event_log);
 	if (rate_init(&h->rate, h->cfg.rate_limit) == -1 || loop_init(&h->loop) == -1)
@@ -232,6 +234,7 @@ run(struct hookd *h, int readyfd)
 	if (loop_run(&h->loop) == 0)
 		code = 0;
 	hookd_commit(h);
+	checkpoint_stop(h);
 	sandbox_free(h);
 	outbox_free(h);
 	server_free(h);

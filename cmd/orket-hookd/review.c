@@ -260,7 +260,7 @@ struct row {
 };
 
 static int
-outbox_add(struct hookd *h, int64_t event_id, const char *key, const struct row *r,
+outbox_add(struct hookd *h, struct delivery *d, const char *key, const struct row *r,
     int *rows, char *msg, size_t msglen)
 {
 	sqlite3_stmt *st;
@@ -269,7 +269,8 @@ outbox_add(struct hookd *h, int64_t event_id, const char *key, const struct row 
 	    "method, path, body, labels, repo_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (st == NULL)
 		return sqlfail(h, msg, msglen, "prepare the outbox");
-	sqlite3_bind_int64(st, 1, event_id);
+	/* The delivery's row is written after its handler ran; review_commit links them. */
+	sqlite3_bind_null(st, 1);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, r->kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, r->target, -1, SQLITE_STATIC);
@@ -286,13 +287,15 @@ outbox_add(struct hookd *h, int64_t event_id, const char *key, const struct row 
 		sqlite3_bind_null(st, 9);
 	if (step_done(st) == -1)
 		return sqlfail(h, msg, msglen, "write the outbox");
+	if (d->outbox_first == 0)
+		d->outbox_first = sqlite3_last_insert_rowid(h->db);
 	(*rows)++;
 	return 0;
 }
 
 /* A comment on the PR, as an outbox row. */
 static int
-comment(struct hookd *h, struct delivery *d, int64_t ev, const char *key, const char *rp,
+comment(struct hookd *h, struct delivery *d, const char *key, const char *rp,
     const char *text, int *rows, char *msg, size_t msglen)
 {
 	struct buf b = BUF_INIT(1 << 20), path = BUF_INIT(4096);
@@ -314,7 +317,7 @@ comment(struct hookd *h, struct delivery *d, int64_t ev, const char *key, const 
 	}
 	r.path = path.p;
 	r.body = b.p;
-	ret = outbox_add(h, ev, key, &r, rows, msg, msglen);
+	ret = outbox_add(h, d, key, &r, rows, msg, msglen);
 	buf_free(&b);
 	buf_free(&path);
 	return ret;
@@ -375,7 +378,7 @@ requirements_body(struct hookd *h, struct delivery *d, const char *key, int cycl
 }
 
 static int
-auto_reject(struct hookd *h, struct delivery *d, int64_t ev, const char *key,
+auto_reject(struct hookd *h, struct delivery *d, const char *key,
     const char *rp, int cycles, int *rows, char *msg, size_t msglen)
 {
 	struct buf b = BUF_INIT(1 << 20), body = BUF_INIT(1 << 20), path = BUF_INIT(4096);
@@ -387,10 +390,10 @@ auto_reject(struct hookd *h, struct delivery *d, int64_t ev, const char *key,
 
 	buf_addf(&path, "%s/pulls/%lld", rp, d->number);
 	r.path = path.p;
-	if (outbox_add(h, ev, key, &r, rows, msg, msglen) == -1)
+	if (outbox_add(h, d, key, &r, rows, msg, msglen) == -1)
 		goto out;
 	snprintf(text, sizeof(text), reject_text, cycles);
-	if (comment(h, d, ev, key, rp, text, rows, msg, msglen) == -1)
+	if (comment(h, d, key, rp, text, rows, msg, msglen) == -1)
 		goto out;
 	if (requirements_body(h, d, key, cycles, &body, msg, msglen) == -1)
 		goto out;
@@ -415,7 +418,7 @@ auto_reject(struct hookd *h, struct delivery *d, int64_t ev, const char *key,
 	r.body = b.p;
 	r.labels = "[\"requirements-review\",\"auto-rejected\"]";
 	r.repo_path = rp;
-	if (outbox_add(h, ev, key, &r, rows, msg, msglen) == -1)
+	if (outbox_add(h, d, key, &r, rows, msg, msglen) == -1)
 		goto out;
 	st = hookd_stmt(h, ST_REJECT, "UPDATE pr_review_cycles SET status = 'rejected', "
 	    "rejected_at = CURRENT_TIMESTAMP, updated_at = CURRENT_TIMESTAMP WHERE pr_key = ?1");
@@ -491,7 +494,7 @@ event_pr(struct hookd *h, const char *event, const struct delivery *d, const cha
 }
 
 static int
-changes_requested(struct hookd *h, struct delivery *d, int64_t ev, const char *key,
+changes_requested(struct hookd *h, struct delivery *d, const char *key,
     const char *rp, int *rows, char *msg, size_t msglen)
 {
 	sqlite3_stmt *st;
@@ -543,12 +546,12 @@ changes_requested(struct hookd *h, struct delivery *d, int64_t ev, const char *k
 		reply(d, "rejected", "PR #%lld was already auto-rejected (cycle %d)", d->number,
 		    cycles);
 	} else if (cycles >= h->cfg.reject_at) {
-		if (auto_reject(h, d, ev, key, rp, cycles, rows, msg, msglen) == -1)
+		if (auto_reject(h, d, key, rp, cycles, rows, msg, msglen) == -1)
 			return -1;
 		event_pr(h, "pr_rejected", d, "reviewer", d->reviewer ? d->reviewer : "");
 		reply(d, "rejected", "PR #%lld auto-rejected after %d cycles", d->number, cycles);
 	} else if (cycles == h->cfg.escalate_at) {
-		if (comment(h, d, ev, key, rp, escalation_text, rows, msg, msglen) == -1)
+		if (comment(h, d, key, rp, escalation_text, rows, msg, msglen) == -1)
 			return -1;
 		event_pr(h, "pr_escalated", d, "reviewer", d->reviewer ? d->reviewer : "");
 		reply(d, "escalated", "PR #%lld escalated to architect", d->number);
@@ -559,7 +562,7 @@ changes_requested(struct hookd *h, struct delivery *d, int64_t ev, const char *k
 }
 
 static int
-handle(struct hookd *h, struct delivery *d, int64_t ev, int *rows, char *msg, size_t msglen)
+handle(struct hookd *h, struct delivery *d, int *rows, char *msg, size_t msglen)
 {
 	struct buf b = BUF_INIT(1 << 16), path = BUF_INIT(4096);
 	struct jw w;
@@ -587,14 +590,14 @@ handle(struct hookd *h, struct delivery *d, int64_t ev, int *rows, char *msg, si
 		r.target = "gitea";
 		r.path = path.p;
 		r.body = b.p;
-		if (outbox_add(h, ev, key, &r, rows, msg, msglen) == -1)
+		if (outbox_add(h, d, key, &r, rows, msg, msglen) == -1)
 			goto out;
 		/* The merge is only asked for: the reply never claims what Gitea may refuse. */
 		reply(d, "success", "PR #%lld approved, merge requested", d->number);
 		break;
 	case RK_CHANGES:
 		event_pr(h, "pr_review", d, "state", "changes_requested");
-		if (changes_requested(h, d, ev, key, rp, rows, msg, msglen) == -1)
+		if (changes_requested(h, d, key, rp, rows, msg, msglen) == -1)
 			goto out;
 		break;
 	case RK_COMMENTED:
@@ -614,7 +617,7 @@ handle(struct hookd *h, struct delivery *d, int64_t ev, int *rows, char *msg, si
 		r.target = "runtime";
 		r.path = "";
 		r.body = b.p;
-		if (outbox_add(h, ev, key, &r, rows, msg, msglen) == -1)
+		if (outbox_add(h, d, key, &r, rows, msg, msglen) == -1)
 			goto out;
 		if (h->cfg.api_url) {
 			buf_reset(&b);
@@ -627,7 +630,7 @@ handle(struct hookd *h, struct delivery *d, int64_t ev, int *rows, char *msg, si
 			r.target = "api";
 			r.path = "/v1/system/run-active";
 			r.body = b.p;
-			if (outbox_add(h, ev, key, &r, rows, msg, msglen) == -1)
+			if (outbox_add(h, d, key, &r, rows, msg, msglen) == -1)
 				goto out;
 		}
 		reply(d, "success", "PR #%lld review triggered for %s", d->number, d->issue_id);
@@ -662,7 +665,7 @@ handle(struct hookd *h, struct delivery *d, int64_t ev, int *rows, char *msg, si
 			r.target = "exec";
 			r.path = "";
 			r.body = b.p;
-			if (outbox_add(h, ev, key, &r, rows, msg, msglen) == -1)
+			if (outbox_add(h, d, key, &r, rows, msg, msglen) == -1)
 				goto out;
 			reply(d, "success", "PR #%lld merged, sandbox deployment queued",
 			    d->number);
@@ -700,8 +703,14 @@ review_commit(struct hookd *h, struct delivery *d, int *rows, char *msg, size_t 
 		}
 		sqlite3_reset(st);
 	}
+	/*
+	 * The handler runs first so that the delivery is written once, with its result:
+	 * an INSERT then an UPDATE would write a large payload twice.
+	 */
+	if (handle(h, d, rows, msg, msglen) == -1)
+		return -1;
 	st = hookd_stmt(h, ST_EVENT, "INSERT INTO webhook_events (event_type, pr_key, payload, "
-	    "delivery_id, action, source_addr) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	    "delivery_id, action, source_addr, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 	if (st == NULL)
 		return sqlfail(h, msg, msglen, "prepare the delivery insert");
 	sqlite3_bind_text(st, 1, d->event, -1, SQLITE_STATIC);
@@ -720,17 +729,18 @@ review_commit(struct hookd *h, struct delivery *d, int *rows, char *msg, size_t 
 	else
 		sqlite3_bind_null(st, 5);
 	sqlite3_bind_text(st, 6, d->addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, d->reply ? d->reply : "", -1, SQLITE_STATIC);
 	if (step_done(st) == -1)
 		return sqlfail(h, msg, msglen, "store the delivery");
 	ev = sqlite3_last_insert_rowid(h->db);
-	if (handle(h, d, ev, rows, msg, msglen) == -1)
-		return -1;
-	st = hookd_stmt(h, ST_RESULT, "UPDATE webhook_events SET result = ?2 WHERE id = ?1");
-	if (st == NULL)
-		return sqlfail(h, msg, msglen, "prepare the result update");
-	sqlite3_bind_int64(st, 1, ev);
-	sqlite3_bind_text(st, 2, d->reply ? d->reply : "", -1, SQLITE_STATIC);
-	if (step_done(st) == -1)
-		return sqlfail(h, msg, msglen, "store the delivery result");
+	if (d->outbox_first != 0) {
+		st = hookd_stmt(h, ST_RESULT, "UPDATE outbox SET event_id = ?1 WHERE id >= ?2");
+		if (st == NULL)
+			return sqlfail(h, msg, msglen, "prepare the outbox link");
+		sqlite3_bind_int64(st, 1, ev);
+		sqlite3_bind_int64(st, 2, d->outbox_first);
+		if (step_done(st) == -1)
+			return sqlfail(h, msg, msglen, "link the outbox rows");
+	}
 	return 0;
 }

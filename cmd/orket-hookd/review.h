@@ -41,6 +41,7 @@ struct delivery {
 	/* Filled at commit time. */
 	int			 status;	/* HTTP status of the answer */
 	char			*reply;		/* the JSON answer */
+	int64_t			 outbox_first;	/* the first outbox row it wrote, or 0 */
 	struct delivery		*next;
 };
 

@@ -551,47 +551,73 @@ exec1(struct hookd *h, const char *sql)
  * so that one failing delivery does not take the others with it. Only after COMMIT
  * returns is anybody answered 200: the answer means stored.
  */
+/* One pass over the batch; savepoints only when a delivery must fail alone. */
+static int
+commit_pass(struct hookd *h, struct delivery *list, int isolate, int *rows)
+{
+	struct delivery *d;
+	char msg[512];
+	int r;
+
+	*rows = 0;
+	if (exec1(h, "BEGIN IMMEDIATE") == -1) {
+		log_warn("unable to begin the group commit: %s", sqlite3_errmsg(h->db));
+		return -1;
+	}
+	for (d = list; d; d = d->next) {
+		d->status = 0;
+		d->outbox_first = 0;
+		if (isolate && exec1(h, "SAVEPOINT d") == -1)
+			goto fail;
+		r = review_commit(h, d, rows, msg, sizeof(msg));
+		if (r == -1) {
+			log_warn("unable to store a delivery: %s", msg);
+			if (!isolate)
+				goto fail;	/* again, one savepoint each */
+			exec1(h, "ROLLBACK TO d");
+			d->status = 500;
+		} else if (r == 1)
+			d->status = 209;	/* duplicate: answered 200 below */
+		if (isolate)
+			exec1(h, "RELEASE d");
+	}
+	if (exec1(h, "COMMIT") == -1) {
+		log_warn("unable to commit %s: %s", "deliveries", sqlite3_errmsg(h->db));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(h->db))
+		exec1(h, "ROLLBACK");
+	return -1;
+}
+
+/*
+ * The group commit: every delivery of this turn in one transaction. If one of them fails,
+ * the batch is rolled back and done again with a savepoint each, so that one failing
+ * delivery does not take the others with it. Only after COMMIT returns is anybody
+ * answered 200: the answer means stored.
+ */
 void
 hookd_commit(struct hookd *h)
 {
 	struct delivery *d, *next, *list = h->batch;
-	char msg[512];
-	int rows = 0, r, ok;
+	int rows = 0, ok;
 
 	if (list == NULL)
 		return;
 	h->batch = NULL;
 	h->batch_tail = &h->batch;
 	h->nbatch = 0;
-	ok = exec1(h, "BEGIN IMMEDIATE") == 0;
-	if (!ok)
-		log_warn("unable to begin the group commit: %s", sqlite3_errmsg(h->db));
-	for (d = list; ok && d; d = d->next) {
-		if (exec1(h, "SAVEPOINT d") == -1) {
-			ok = 0;
-			break;
-		}
-		r = review_commit(h, d, &rows, msg, sizeof(msg));
-		if (r == -1) {
-			log_warn("unable to store a delivery: %s", msg);
-			exec1(h, "ROLLBACK TO d");
-			d->status = 500;
-		} else if (r == 1)
-			d->status = 209;	/* duplicate: answered 200 below */
-		exec1(h, "RELEASE d");
-	}
-	if (ok && exec1(h, "COMMIT") == -1) {
-		log_warn("unable to commit %s: %s", "deliveries", sqlite3_errmsg(h->db));
-		exec1(h, "ROLLBACK");
-		ok = 0;
-	}
+	ok = commit_pass(h, list, 0, &rows) == 0;
+	if (!ok && sqlite3_get_autocommit(h->db))
+		ok = commit_pass(h, list, 1, &rows) == 0;
 	if (ok)
 		h->m.commits++;
-	else {
+	else
 		h->m.commit_failures++;
-		if (!sqlite3_get_autocommit(h->db))
-			exec1(h, "ROLLBACK");
-	}
+	/* The latency histogram measures to this moment, not to the turn's start. */
+	loop_update_time(&h->loop);
 	for (d = list; d; d = next) {
 		next = d->next;
 		if (!ok) {
