@@ -21,18 +21,27 @@ struct ckpt {
 	pthread_cond_t	 cv;
 	int		 stop;
 	int		 want;
+	int		 pages;		/* WAL pages at the last commit */
 	sqlite3		*db;
 	uint64_t	 runs;
 };
 
 #define CKPT_PAGES	1000	/* WAL pages that ask for a checkpoint, as SQLite's default */
+/*
+ * Under a steady stream of commits a PASSIVE checkpoint never catches up with the writer,
+ * and SQLite can only start the WAL over once every frame is copied back: the file would
+ * grow without end. Past this many pages the writer itself, right after its commit, runs a
+ * RESTART checkpoint: the thread has already copied most frames, so it is short, and the
+ * next commit starts the WAL over.
+ */
+#define CKPT_RESTART_PAGES	4000
 
 static void *
 ckpt_main(void *arg)
 {
 	struct ckpt *c = arg;
 	struct timespec ts;
-	int go;
+	int go, pages;
 
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
@@ -44,9 +53,11 @@ ckpt_main(void *arg)
 		}
 		go = !c->stop;
 		c->want = 0;
+		pages = c->pages;
 		pthread_mutex_unlock(&c->mu);
 		if (!go)
 			break;
+		(void)pages;
 		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		c->runs++;
 	}
@@ -58,9 +69,14 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct ckpt *c = arg;
 
+	if (pages >= CKPT_RESTART_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		return SQLITE_OK;
+	}
 	if (pages >= CKPT_PAGES) {
 		pthread_mutex_lock(&c->mu);
 		c->want = 1;
+		c->pages = pages;
 		pthread_cond_signal(&c->cv);
 		pthread_mutex_unlock(&c->mu);
 	}

@@ -19,6 +19,7 @@
 #define HOOKD_EVENT_MAX		64		/* X-Gitea-Event bytes */
 #define HOOKD_JSON_TOKENS	65536		/* tokens of one delivery's JSON */
 #define HOOKD_BATCH_MAX		512		/* deliveries in one group commit */
+#define HOOKD_BATCH_US		300		/* the oldest delivery of a batch waits no more */
 #define HOOKD_RATE_WINDOW_MS	60000
 #define HOOKD_RATE_ADDRS_MAX	4096		/* client addresses the limiter tracks */
 #define HOOKD_FAIL_ADDRS_MAX	256		/* addresses with signature failures counted */
@@ -135,6 +136,7 @@ struct hookd {
 	struct delivery		*batch;		/* deliveries waiting for the group commit */
 	struct delivery		**batch_tail;
 	int			 nbatch;
+	uint64_t		 batch_start;	/* monotonic microseconds of its first delivery */
 	int			 stopping;
 	sqlite3_stmt		*st[HOOKD_STMTS];	/* prepared once, see hookd_stmt */
 	char			 env_snapshot_taken;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "dotenv.h"
@@ -24,6 +25,15 @@ struct pending {
 };
 
 enum { R_GITEA = 1, R_TEST };
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static void
 json_detail(struct hookd *h, uint64_t id, int status, const char *detail, const char *hdrs)
@@ -412,11 +422,18 @@ accept_delivery(struct hookd *h, struct http_request *req, const char *payload, 
 		goto bad;
 	if (action && d->action == NULL && (d->action = strdup(action)) == NULL)
 		goto nomem;
-	/* Stored and answered at the end of this turn, in one transaction with the others. */
+	/*
+	 * Stored and answered at the end of this turn, in one transaction with the others;
+	 * but a burst must not make the first delivery wait for the whole burst's hashing
+	 * and parsing: past HOOKD_BATCH_US (or HOOKD_BATCH_MAX deliveries) the batch so far
+	 * is committed and answered at once.
+	 */
+	if (h->batch == NULL)
+		h->batch_start = mono_us();
 	*h->batch_tail = d;
 	h->batch_tail = &d->next;
 	h->nbatch++;
-	if (h->nbatch >= HOOKD_BATCH_MAX)
+	if (h->nbatch >= HOOKD_BATCH_MAX || mono_us() - h->batch_start >= HOOKD_BATCH_US)
 		hookd_commit(h);
 	return;
 bad:
