@@ -1,22 +1,8 @@
 #!/bin/sh
 # See LICENSE.
-test_description='the orket-migrate tests again, every run under valgrind: no leak, no invalid access'
+test_description='the orket-migrate tests again under valgrind: no leak, no invalid access'
 . "$(dirname "$0")/lib.sh"
 
-vgbin=$TEST_TOP/build/vg/bin
-command -v valgrind >/dev/null && [ -x "$vgbin/orket-migrate" ] && test_set_prereq VALGRIND
-
-for s in 1000-migrate-fresh 1010-migrate-adopt; do
-	test_expect_success VALGRIND "$s under valgrind" "
-		mkdir -p vg-$s &&
-		ORKET_VALGRIND=1 ORKET_BIN='$vgbin' ORKET_VGLOG='$TRASH/vg-$s' TRASH_SUFFIX=-vg \
-			sh '$TEST_DIR/$s.sh' >tap-$s 2>&1;
-		rc=\$?; cat tap-$s;
-		test \$rc = 0 && ! grep '^not ok' tap-$s &&
-		for f in vg-$s/*.log; do test ! -s \"\$f\" || { cat \"\$f\"; exit 1; }; done &&
-		ls vg-$s | grep -q log &&
-		grep -c '^ok' tap-$s >count && test \$(cat count) -ge 5
-	"
-done
+test_valgrind_scripts orket-migrate 1000-migrate-fresh 1010-migrate-adopt
 
 test_done

@@ -200,6 +200,27 @@ test_when_finished() {
 	test_cleanup="$*; $test_cleanup"
 }
 
+# test_valgrind_scripts PROG SCRIPT...: run each script again with every program under
+# valgrind (the glibc build in build/vg): one test per script, which passes when the script
+# passed and every valgrind report is empty, and at least one was PROG's.
+test_valgrind_scripts() {
+	tv_prog=$1
+	shift
+	tv_bin=$TEST_TOP/build/vg/bin
+	command -v valgrind >/dev/null && [ -x "$tv_bin/$tv_prog" ] && test_set_prereq VALGRIND
+	for tv_s in "$@"; do
+		test_expect_success VALGRIND "$tv_s under valgrind" "
+			mkdir -p vg-$tv_s &&
+			ORKET_VALGRIND=1 ORKET_BIN='$tv_bin' ORKET_VGLOG='$TRASH/vg-$tv_s' \
+				TRASH_SUFFIX=-vg sh '$TEST_DIR/$tv_s.sh' >tap-$tv_s 2>&1;
+			rc=\$?; cat tap-$tv_s;
+			test \$rc = 0 && ! grep '^not ok' tap-$tv_s &&
+			for f in vg-$tv_s/*.log; do test ! -s \"\$f\" || { cat \"\$f\"; exit 1; }; done &&
+			ls vg-$tv_s | grep -q '$tv_prog.*log'
+		"
+	done
+}
+
 test_done() {
 	echo "1..$test_count"
 	cd "$TEST_TOP" || exit 1
