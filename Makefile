@@ -113,6 +113,9 @@ check: all vg build/.test-pkgs
 run: all
 	sh mk/run.sh
 
+stop:
+	sh mk/run.sh stop
+
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	for p in $(PROGS); do install -m 755 -s build/bin/$$p $(DESTDIR)$(PREFIX)/bin/$$p; done
@@ -126,6 +129,6 @@ clean:
 distclean:
 	rm -rf build t/trash-*
 
-.PHONY: all progs vg check run install clean distclean deps
+.PHONY: all progs vg check run stop install clean distclean deps
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
