@@ -69,6 +69,7 @@ struct http_conn {
 	int			 answered;
 	int			 kick;		/* the timer fires to parse, not to expire */
 	int			 is_head;
+	int			 detached;	/* the fd belongs to someone else now */
 	int			 nrequests;
 	http_parser		 hp;
 	/* Input: [0, inlen) held, [0, pos) given to the parser. */
@@ -1153,8 +1154,12 @@ conn_release(struct http_conn *c)
 	}
 	c->req.id = 0;
 	loop_timer_stop(srv->loop, &c->timer);
-	loop_del(srv->loop, c->fd);
-	close(c->fd);
+	/* A detached descriptor left the loop in http_detach and may be registered again. */
+	if (!c->detached) {
+		loop_del(srv->loop, c->fd);
+		close(c->fd);
+	}
+	c->fd = -1;
 	srv->slots[c->slot] = NULL;
 	srv->freeslots[srv->nfreeslots++] = c->slot;
 	if (c->prev)
@@ -1487,6 +1492,7 @@ conn_open(struct http_server *srv, int fd, const struct sockaddr_storage *ss, so
 	c->slot = srv->freeslots[--srv->nfreeslots];
 	c->phase = P_IDLE;
 	c->busy = c->dead = c->eof = c->close = c->answered = c->is_head = c->kick = 0;
+	c->detached = 0;
 	c->nrequests = 0;
 	c->inlen = c->pos = c->outoff = 0;
 	c->dkind = D_NONE;
@@ -1724,6 +1730,57 @@ http_respond(struct http_server *srv, uint64_t id, const struct http_response *r
 		}
 		conn_settle(c);
 	}
+	return 0;
+}
+
+int
+http_detach(struct http_server *srv, uint64_t id, struct http_detached *d)
+{
+	struct http_conn *c;
+	size_t outlen, inlen;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	if ((c = lookup(srv, id)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (c->phase != P_APP) {
+		errno = EBUSY;
+		return -1;
+	}
+	outlen = c->out.len - c->outoff;
+	inlen = c->inlen - c->pos;
+	if (outlen && (d->out = malloc(outlen)) == NULL)
+		return -1;
+	if (inlen && (d->in = malloc(inlen)) == NULL) {
+		free(d->out);
+		d->out = NULL;
+		return -1;
+	}
+	if (outlen)
+		memcpy(d->out, c->out.p + c->outoff, outlen);
+	if (inlen)
+		memcpy(d->in, c->in + c->pos, inlen);
+	d->outlen = outlen;
+	d->inlen = inlen;
+	memcpy(d->peer, c->peerstr, sizeof(d->peer));
+	/*
+	 * Out of the loop now, not when the connection is released: the caller registers
+	 * the descriptor again before conn_process (which may be calling us) unwinds.
+	 */
+	loop_timer_stop(srv->loop, &c->timer);
+	loop_del(srv->loop, c->fd);
+	d->fd = c->fd;
+	c->detached = 1;
+	c->answered = 1;
+	c->dead = 1;
+	c->outoff = 0;
+	buf_reset(&c->out);
+	c->pos = c->inlen = 0;
+	srv->stats.detached++;
+	if (!c->busy)
+		conn_release(c);
 	return 0;
 }
 

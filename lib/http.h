@@ -55,6 +55,10 @@
  *
  * Connections over conns_max are accepted, sent a fixed 503 (best effort, never
  * blocking) and closed at once.
+ *
+ * A request to switch protocols (Upgrade) is answered as plain HTTP and the connection
+ * closed after it, unless the daemon takes the connection away with http_detach (a
+ * websocket handshake, see lib/hub.h).
  */
 #define HTTP_URL_MAX		8192
 #define HTTP_HEADERS_MAX	(16 * 1024)
@@ -217,6 +221,7 @@ struct http_stats {
 	uint64_t	 timeout_idle;
 	uint64_t	 timeout_write;
 	uint64_t	 gone;			/* deferred requests whose connection died */
+	uint64_t	 detached;		/* connections handed over by http_detach */
 	uint64_t	 accept_errors;
 };
 
@@ -282,6 +287,35 @@ int	 http_port(const struct http_server *);
 int	 http_respond(struct http_server *, uint64_t id, const struct http_response *);
 int	 http_respond_simple(struct http_server *, uint64_t id, int status,
 	    const char *content_type, const void *body, size_t bodylen);
+
+/*
+ * Protocol hand-off (Upgrade). http_detach takes the connection of request id, which must
+ * be complete and unanswered (in the request callback, or held by the daemon), away from
+ * the server: the server forgets it as if it had closed it (its descriptor leaves the
+ * loop, its timer stops, its buffers go back to the free list, its slot is freed,
+ * stats.conns drops and stats.detached counts it; the drained callback may run), but the
+ * descriptor stays open and from now on belongs to the caller, who must loop_add and
+ * close it. Two byte strings come with it, each malloc'd (free them) or NULL when empty:
+ * out, response bytes not yet written (answers to requests pipelined before this one),
+ * which the caller must send before anything else, and in, what the client sent after
+ * this request (a client may speak the new protocol before it sees the answer), which
+ * the caller must parse first. The request and its strings are gone once http_detach
+ * returns: read what you need from them before.
+ *
+ * Returns 0, or -1 with errno: ENOENT when the request is gone or answered, EBUSY before
+ * the request callback (from the head callback, while the body is read), ENOMEM when the
+ * bytes cannot be copied (the request then stays unanswered and the server's).
+ */
+struct http_detached {
+	int		 fd;
+	char		*out;
+	size_t		 outlen;
+	char		*in;
+	size_t		 inlen;
+	char		 peer[HTTP_ADDRSTRLEN];
+};
+
+int	 http_detach(struct http_server *, uint64_t id, struct http_detached *);
 
 /* The request behind id while it is unanswered, or NULL. */
 struct http_request *http_request_get(struct http_server *, uint64_t id);
