@@ -128,7 +128,7 @@ test_expect_success HTTPD 'unknown paths 404, wrong methods 405 with Allow, HEAD
 	NOKEY=1 api h GET /nope && expect_answer 404 "{\"detail\":\"Not Found\"}" &&
 	NOKEY=1 api h GET /v1/nope && expect_answer 404 "{\"detail\":\"Not Found\"}" &&
 	NOKEY=1 api h GET /v1/system/board && expect_answer 404 "{\"detail\":\"Not Found\"}" &&
-	NOKEY=1 api h GET /ws/events && expect_answer 404 "{\"detail\":\"Not Found\"}" &&
+	api h GET /ws/events && expect_status 426 &&
 	NOKEY=1 api h POST /v1/version && expect_answer 405 "{\"detail\":\"Method Not Allowed\"}" &&
 	test "$(header Allow)" = GET &&
 	NOKEY=1 api h GET /v1/system/run-active &&

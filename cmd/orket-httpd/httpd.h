@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "hub.h"
 #include "json.h"
 #include "log.h"
 #include "loop.h"
@@ -123,6 +124,8 @@ struct httpd {
 	struct httpd_metrics	 m;
 	uint64_t		 cpu_busy, cpu_total;	/* /proc/stat at the last sample */
 	httpd_event_hook	*hook;		/* /ws/events: see httpd_emit */
+	struct hub		 hub;		/* the /ws/events clients */
+	int			 hub_on;		/* hub_init succeeded */
 	void			*hook_arg;
 };
 

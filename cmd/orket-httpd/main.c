@@ -1,4 +1,5 @@
 /* See LICENSE. orket-httpd: the Orket API server. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -189,6 +190,8 @@ terminate(struct loop *l, int signo, void *arg)
 	log_info("stopping: finishing the requests in progress and stopping %d run(s)",
 	    h->nruns);
 	http_shutdown(&h->srv);
+	if (h->hub_on)
+		hub_shutdown(&h->hub);
 	runs_stop_all(h, SIGTERM);
 }
 
@@ -204,7 +207,8 @@ check_stop(struct loop *l, void *arg)
 {
 	struct httpd *h = arg;
 
-	if (h->stopping && http_nconns(&h->srv) == 0 && h->nruns == 0)
+	if (h->stopping && http_nconns(&h->srv) == 0 && h->nruns == 0 &&
+	    (!h->hub_on || hub_nclients(&h->hub) == 0))
 		loop_stop(l);
 }
 
@@ -245,6 +249,11 @@ teardown(struct httpd *h)
 	int i;
 
 	runs_free(h);
+	h->hook = NULL;
+	if (h->hub_on) {
+		hub_free(&h->hub);
+		h->hub_on = 0;
+	}
 	server_free(h);
 	for (i = 0; i < HTTPD_STMTS; i++) {
 		sqlite3_finalize(h->st[i]);
@@ -278,9 +287,33 @@ die(struct httpd *h, int code, int sys, const char *fmt, ...)
 	log_fatal(code, "%s", msg);
 }
 
+/* Every event httpd_emit writes is broadcast to the /ws/events clients too. */
+static void
+publish(struct httpd *h, const char *role, const char *event, const char *data, void *arg)
+{
+	if (hub_publish(&h->hub, role, event, data) == 0)
+		log_warnsys("unable to broadcast the event %s", event);
+}
+
+/*
+ * Each websocket client is a descriptor: take what the hard limit allows, so that the
+ * 10,000 clients of the design fit where the machine lets them.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int
 run(struct httpd *h, int readyfd)
 {
+	struct hub_config hc;
 	struct db_err de;
 	char msg[512];
 	int code = 111;
@@ -293,6 +326,7 @@ run(struct httpd *h, int readyfd)
 		die(h, 111, 0, "%s", msg);
 	if (runner_check(h, &h->cfg, msg, sizeof(msg)) == -1)
 		die(h, 100, 0, "%s", msg);
+	raise_nofile();
 	if (loop_init(&h->loop) == -1)
 		die(h, 111, 1, "unable to set up");
 	if (loop_signal(&h->loop, SIGTERM, terminate, h) == -1 ||
@@ -303,6 +337,11 @@ run(struct httpd *h, int readyfd)
 	signal(SIGPIPE, SIG_IGN);
 	if (server_start(h) == -1)
 		die(h, 111, 1, "unable to listen on %s port %d", h->cfg.host, h->cfg.port);
+	hub_config_default(&hc);
+	if (hub_init(&h->hub, &h->loop, &hc) == -1)
+		die(h, 111, 1, "unable to set up the event hub");
+	h->hub_on = 1;
+	h->hook = publish;
 	if (loop_on_turn(&h->loop, check_stop, h) == -1)
 		die(h, 111, 1, "unable to set up");
 	sysmetrics_init(h);

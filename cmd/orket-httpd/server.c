@@ -16,7 +16,7 @@
 enum {
 	R_HEALTH, R_PROM, R_VERSION, R_HEARTBEAT, R_SYSMETRICS, R_CALENDAR, R_CLEARLOGS,
 	R_EXPLORER, R_READ, R_SAVE, R_RUNACTIVE, R_RUNS, R_BACKLOG, R_RUNMETRICS, R_CANCEL,
-	R_SESSION, R_SNAPSHOT, R_ARCHIVE
+	R_SESSION, R_SNAPSHOT, R_ARCHIVE, R_WS
 };
 
 /*
@@ -24,9 +24,8 @@ enum {
  * percent-decoded path, as Starlette matches them. Unknown paths are 404 and known paths
  * with another method 405, both before the API key is looked at, as FastAPI does.
  *
- * WS HOOK: GET /ws/events goes in this table when lib/http hands over upgraded
- * connections; until then it is an unknown path, 404, which is what the original answers
- * to a plain GET of it.
+ * GET /ws/events checks its key itself: a browser cannot send X-API-Key with a websocket,
+ * so ?key= is taken too.
  */
 static const struct route {
 	const char	*path;
@@ -36,6 +35,7 @@ static const struct route {
 	size_t		 body_max;
 } routes[] = {
 	{ "/health",			HTTP_GET,  R_HEALTH,	 0, 0 },
+	{ "/ws/events",			HTTP_GET,  R_WS,	 0, 0 },
 	{ "/metrics",			HTTP_GET,  R_PROM,	 0, 0 },
 	{ "/v1/version",		HTTP_GET,  R_VERSION,	 F_AUTH, 0 },
 	{ "/v1/system/heartbeat",	HTTP_GET,  R_HEARTBEAT,	 F_AUTH, 0 },
@@ -316,6 +316,74 @@ headers_allowed(const char *want)
 	}
 }
 
+static int
+hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The value of name= in a query string, percent-decoded into out; NULL when absent. */
+static const char *
+query_param(const char *q, const char *name, char *out, size_t cap)
+{
+	size_t n = strlen(name), o = 0;
+	const char *p;
+	int hi, lo;
+
+	for (p = q; p != NULL && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		if (strncmp(p, name, n) != 0 || p[n] != '=')
+			continue;
+		for (p += n + 1; *p && *p != '&' && o + 1 < cap; p++) {
+			if (*p == '%' && (hi = hexdigit(p[1])) >= 0 && (lo = hexdigit(p[2])) >= 0) {
+				out[o++] = (char)(hi << 4 | lo);
+				p += 2;
+			} else
+				out[o++] = *p == '+' ? ' ' : *p;
+		}
+		out[o] = '\0';
+		return out;
+	}
+	return NULL;
+}
+
+/*
+ * GET /ws/events: the API key (X-API-Key, or ?key= for browsers) and, when one is sent,
+ * an allowed Origin; then the hub takes the connection over, replaying after ?since=.
+ */
+static void
+route_ws(struct httpd *h, struct http_request *req)
+{
+	char key[512];
+	const char *k = http_header(req, "X-API-Key"), *origin = http_header(req, "Origin");
+	uint64_t since;
+	int ok;
+
+	if (k == NULL && req->query)
+		k = query_param(req->query, "key", key, sizeof(key));
+	ok = httpd_key_ok(h, k);
+	wipe(key, sizeof(key));
+	if (!ok) {
+		h->m.auth_failures++;
+		httpd_detail(h, req, 403, "Could not validate credentials");
+		return;
+	}
+	if (origin != NULL && !httpd_origin_ok(h, origin)) {
+		httpd_detail(h, req, 403, "Origin not allowed");
+		return;
+	}
+	if (hub_parse_since(req->query, &since) == -1) {
+		httpd_detail(h, req, 400, "since must be a whole number");
+		return;
+	}
+	hub_accept(&h->hub, &h->srv, req->id, since);
+}
+
 /* A CORS preflight, answered before any route or key, as the middleware does. */
 static void
 preflight(struct httpd *h, struct http_request *req)
@@ -497,6 +565,9 @@ on_request(struct http_server *srv, struct http_request *req, void *arg)
 	switch (r->id) {
 	case R_HEALTH:
 		route_health(h, req);
+		break;
+	case R_WS:
+		route_ws(h, req);
 		break;
 	case R_PROM:
 		route_prom(h, req);
