@@ -36,13 +36,15 @@ LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(O)/obj/%.o) $(O)/obj/gen/sql.o
 UNIT_SRCS = $(wildcard t/unit/*.c)
 UNITS     = $(UNIT_SRCS:t/unit/%.c=$(O)/t/unit/%)
+TOOL_SRCS = $(wildcard t/tools/*.c)
+TOOLS     = $(TOOL_SRCS:t/tools/%.c=$(O)/t/tools/%)
 SQL       = $(sort $(wildcard sql/runtime/*.sql)) $(sort $(wildcard sql/webhook/*.sql))
 
 all: deps progs
 
 include mk/deps.mk
 
-progs: $(PROGS:%=$(O)/bin/%) $(UNITS)
+progs: $(PROGS:%=$(O)/bin/%) $(UNITS) $(TOOLS)
 
 # Each program names the libraries it links in cmd/NAME/deps, as s6's deps-exe files do.
 cmdobjs = $(patsubst %.c,$(O)/obj/%.o,$(wildcard cmd/$(1)/*.c))
@@ -53,6 +55,11 @@ $(O)/bin/%: $(O)/lib/liborket.a cmd/%/deps $$(call cmdobjs,$$*)
 $(O)/t/unit/%: $(O)/obj/t/unit/%.o $(O)/lib/liborket.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(O)/lib/liborket.a -lhttp_parser -lbearssl -lsqlite3 -lpthread
+
+# Test tools (t/tools/NAME.c) drive one lib/ module from a test script; they link everything.
+$(O)/t/tools/%: $(O)/obj/t/tools/%.o $(O)/lib/liborket.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(O)/lib/liborket.a $(LIBS)
 
 $(O)/lib/liborket.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -79,7 +86,7 @@ build/vg/.deps-ready: build/.vg-pkgs | $(STAMP)-jsmn
 	cp build/sysroot/include/jsmn.h build/sysroot/include/jsmn-only/
 	@touch $@
 
-VG_PKGS = gcc valgrind libsqlite3-dev libbearssl-dev libhttp-parser-dev libcurl4-openssl-dev
+VG_PKGS = gcc valgrind libsqlite3-dev libbearssl-dev libhttp-parser-dev libcurl4-openssl-dev libgit2-dev
 build/.vg-pkgs:
 	@mkdir -p build
 	@missing=; for p in $(VG_PKGS); do \
@@ -92,7 +99,7 @@ build/.vg-pkgs:
 	fi
 	@touch $@
 
-TEST_PKGS = mandoc sqlite3 perl util-linux file bsdextrautils python3 curl
+TEST_PKGS = mandoc sqlite3 perl util-linux file bsdextrautils python3 curl git openssl
 build/.test-pkgs:
 	@missing=; for p in $(TEST_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
