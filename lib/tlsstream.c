@@ -108,8 +108,8 @@ add_anchor(br_x509_trust_anchor *ta, const struct buf *der)
 		buf_free(&dn);
 		return -1;
 	}
-	ta->dn.data = (unsigned char *)buf_steal(&dn);
 	ta->dn.len = dn.len;
+	ta->dn.data = (unsigned char *)buf_steal(&dn);
 	/* A self-signed server certificate that is no CA is trusted as itself only. */
 	ta->flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0;
 	ta->pkey.key_type = pk->key_type;
