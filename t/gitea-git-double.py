@@ -33,6 +33,9 @@
 #     common keys: "count":N (next N matching requests only), "push":true (receive-pack
 #     requests only, info/refs included)
 #   DELETE /_control/git   clear the git rules;  GET /_control/git: the rules in force
+#   POST   /_control/answer {"bytes":N,"status":200,"count":1}: the next COUNT /api/v1
+#                          requests answer STATUS with a JSON object of exactly N bytes
+#                          (N >= 11, at most 64 MiB; newline included), for clients' caps
 
 import argparse
 import gzip
@@ -74,6 +77,7 @@ class GitDouble(gd.Double):
 		self.git_faults = []
 		self.git_fault_id = 0
 		self.tls = args.tls is not None
+		self.big = None
 		self.prefix = args.prefix
 		gd.Double.__init__(self, args)
 
@@ -160,6 +164,10 @@ class GitHandler(gd.Handler):
 		raw_path, _, query = self.path.partition("?")
 		if raw_path == gd.CONTROL + "/git":
 			return self.serve_git_control(self.command)
+		if raw_path == gd.CONTROL + "/answer" and self.command == "POST":
+			return self.serve_answer_control()
+		if raw_path.startswith(gd.API + "/") and self.take_big(raw_path, query):
+			return
 		if GIT_RE.match(raw_path):
 			return self.serve_git(raw_path, query)
 		return gd.Handler.serve(self)
@@ -188,6 +196,38 @@ class GitHandler(gd.Handler):
 		except gd.ApiError as e:
 			status, out = e.status, e.body
 		self.send(status, out)
+
+	def serve_answer_control(self):
+		d = self.server.double
+		try:
+			body = json.loads(self.read_body().decode("utf-8") or "{}")
+		except ValueError:
+			return self.send(400, {"message": "the body is not JSON"})
+		n, st, c = body.get("bytes"), body.get("status", 200), body.get("count", 1)
+		if not all(isinstance(v, int) for v in (n, st, c)) or not 11 <= n <= 64 << 20 or \
+		    not 200 <= st <= 599 or c < 1:
+			return self.send(400, {"message": "bytes in 11..64 MiB, status, count >= 1"})
+		with d.lock:
+			d.big = {"bytes": n, "status": st, "count": c}
+		self.send(200, {"ok": True})
+
+	def take_big(self, raw_path, query):
+		d = self.server.double
+		with d.lock:
+			big = d.big
+			if big is None:
+				return False
+			big["count"] -= 1
+			if big["count"] == 0:
+				d.big = None
+		self.read_body()
+		label, _ = self.auth(query)
+		entry = {"method": self.command, "path": raw_path, "query": query, "auth": label,
+		    "body": None, "status": big["status"], "fault": "answer"}
+		self.finish_entry(entry)
+		data = b'{"pad":"' + b"a" * (big["bytes"] - 11) + b'"}\n'
+		self.send(big["status"], data)
+		return True
 
 	def read_git_body(self):
 		te = (self.headers.get("Transfer-Encoding") or "").lower()
