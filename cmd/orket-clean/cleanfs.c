@@ -1,0 +1,240 @@
+/* See LICENSE. Folder walks for orket-clean that never follow a symlink. */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clean.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE	(1 << 0)
+#endif
+
+#define DIRFLAGS	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+int
+fs_walk(int basefd, const char *rel, int *parentfd, int *err)
+{
+	struct stat st;
+	char *copy, *comp, *next;
+	int fd, nfd, state;
+
+	*parentfd = -1;
+	*err = 0;
+	if ((copy = strdup(rel)) == NULL) {
+		*err = errno;
+		return FS_ERROR;
+	}
+	if ((fd = openat(basefd, ".", DIRFLAGS)) == -1) {
+		*err = errno;
+		free(copy);
+		return FS_ERROR;
+	}
+	for (comp = copy; ; comp = next) {
+		if ((next = strchr(comp, '/')) != NULL)
+			*next++ = '\0';
+		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			*err = errno;
+			state = errno == ENOENT || errno == ENOTDIR ? FS_MISSING : FS_ERROR;
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			state = FS_SYMLINK;
+			break;
+		}
+		if (next == NULL) {
+			state = S_ISDIR(st.st_mode) ? FS_DIR : FS_OTHER;
+			free(copy);
+			*parentfd = fd;
+			return state;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			state = FS_MISSING;
+			break;
+		}
+		if ((nfd = openat(fd, comp, DIRFLAGS)) == -1) {
+			*err = errno;
+			/* Swapped for a symlink since the fstatat. */
+			state = errno == ELOOP ? FS_SYMLINK : errno == ENOENT ? FS_MISSING :
+			    FS_ERROR;
+			break;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	close(fd);
+	free(copy);
+	return state;
+}
+
+static void
+newer(struct timespec *best, const struct timespec *t)
+{
+	if (t->tv_sec > best->tv_sec || (t->tv_sec == best->tv_sec && t->tv_nsec > best->tv_nsec))
+		*best = *t;
+}
+
+/* The newest mtime of name (below parent) and everything in it, symlinks not followed. */
+int
+fs_newest(int parent, const char *name, struct timespec *best, int depth)
+{
+	struct stat st;
+	struct dirent *d;
+	DIR *dir;
+	int fd, e;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	newer(best, &st.st_mtim);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (depth >= FS_MAXDEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if ((fd = openat(parent, name, DIRFLAGS)) == -1)
+		return -1;
+	if ((dir = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	for (errno = 0; (d = readdir(dir)) != NULL; errno = 0) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (fs_newest(dirfd(dir), d->d_name, best, depth + 1) == -1) {
+			e = errno;
+			closedir(dir);
+			errno = e;
+			return -1;
+		}
+	}
+	e = errno;
+	closedir(dir);
+	errno = e;
+	return e == 0 ? 0 : -1;
+}
+
+/*
+ * Remove name below parent and everything in it. Symlinks are removed, never followed,
+ * and a folder on another file system (a mount inside the archive) is refused with
+ * EXDEV rather than emptied.
+ */
+static int
+rmtree(int parent, const char *name, dev_t dev, int depth)
+{
+	struct stat st;
+	struct dirent *d;
+	DIR *dir;
+	int fd, e, pass;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parent, name, 0) == -1 && errno != ENOENT ? -1 : 0;
+	if (st.st_dev != dev) {
+		errno = EXDEV;
+		return -1;
+	}
+	if (depth >= FS_MAXDEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	/* Entries removed while reading may shift the listing: read again until empty. */
+	for (pass = 0; pass < 3; pass++) {
+		if ((fd = openat(parent, name, DIRFLAGS)) == -1)
+			return -1;
+		if ((dir = fdopendir(fd)) == NULL) {
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		for (errno = 0; (d = readdir(dir)) != NULL; errno = 0) {
+			if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+				continue;
+			if (rmtree(dirfd(dir), d->d_name, dev, depth + 1) == -1) {
+				e = errno;
+				closedir(dir);
+				errno = e;
+				return -1;
+			}
+		}
+		e = errno;
+		closedir(dir);
+		if (e != 0) {
+			errno = e;
+			return -1;
+		}
+		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+int
+fs_rmtree(int parent, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	return rmtree(parent, name, st.st_dev, 0);
+}
+
+/* rename(2) that never replaces an existing destination. */
+int
+fs_rename_new(int ofd, const char *oname, int nfd, const char *nname)
+{
+	struct stat st;
+
+	if (syscall(SYS_renameat2, ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EINVAL)
+		return -1;
+	/* A kernel or file system without RENAME_NOREPLACE: check, then rename. */
+	if (fstatat(nfd, nname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(ofd, oname, nfd, nname);
+}
+
+/* mkdir -p of an absolute path. */
+int
+fs_mkdirs(const char *path)
+{
+	char *tmp;
+	size_t i, n;
+	int e;
+
+	n = strlen(path);
+	if ((tmp = strdup(path)) == NULL)
+		return -1;
+	for (i = 1; i <= n; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		if (tmp[i - 1] == '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) == -1 && errno != EEXIST) {
+			e = errno;
+			free(tmp);
+			errno = e;
+			return -1;
+		}
+		if (i < n)
+			tmp[i] = '/';
+	}
+	free(tmp);
+	return 0;
+}
