@@ -76,6 +76,7 @@ struct json {
 };
 
 int		 json_parse(struct json *, const char *, size_t, jsmntok_t *, unsigned);
+int		 json_parse_top(struct json *, const char *, size_t, jsmntok_t *, unsigned);
 const char	*json_strerror(int);
 
 int		 json_type(const struct json *, int);

@@ -729,6 +729,77 @@ test_tables(void)
 	}
 }
 
+/*
+ * json_parse_top agrees with json_parse: the same verdict on every table entry, and for
+ * an object root the same members, keys and raw values, with nested containers as single
+ * tokens that json_get cannot enter.
+ */
+static int
+top_agrees(const char *s, size_t n)
+{
+	static jsmntok_t ttoks[NTOK];
+	struct json f, t;
+	const char *a, *b;
+	size_t al, bl;
+	int rf, rt, kf, kt, i;
+
+	rf = json_parse(&f, guarded(s, n), n, toks, NTOK);
+	rt = json_parse_top(&t, guarded(s, n), n, ttoks, NTOK);
+	if (rf != rt)
+		return 0;
+	if (rf != JSON_OK)
+		return t.ntok == 0;
+	if (json_type(&f, 0) != json_type(&t, 0) || json_size(&f, 0) != json_size(&t, 0))
+		return 0;
+	if (json_type(&f, 0) != JSON_OBJECT)
+		return t.ntok == f.ntok;
+	if (json_next(&t, 0) != t.ntok)
+		return 0;
+	for (i = 0, kf = 1, kt = 1; i < json_size(&f, 0); i++) {
+		a = json_raw(&f, kf, &al);
+		b = json_raw(&t, kt, &bl);
+		if (al != bl || memcmp(a, b, al) != 0)
+			return 0;
+		a = json_raw(&f, kf + 1, &al);
+		b = json_raw(&t, kt + 1, &bl);
+		if (a == NULL || b == NULL || al != bl || memcmp(a, b, al) != 0 ||
+		    json_type(&f, kf + 1) != json_type(&t, kt + 1))
+			return 0;
+		if (json_type(&t, kt + 1) == JSON_OBJECT && (json_size(&t, kt + 1) != 0 ||
+		    json_path(&t, kt + 1, "a") != -1))
+			return 0;
+		kf = json_next(&f, kf + 1);
+		kt = json_next(&t, kt + 1);
+	}
+	return kt == t.ntok;
+}
+
+static void
+test_top(void)
+{
+	jsmntok_t few[3];
+	struct json j;
+	size_t i;
+
+	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		ok(top_agrees(invalid[i].s, invalid[i].n), "top: invalid %zu: %s", i,
+		    show(invalid[i].s, invalid[i].n));
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+		ok(top_agrees(valid[i].s, valid[i].n), "top: valid %zu: %s", i,
+		    show(valid[i].s, valid[i].n));
+	ok(top_agrees(hook, sizeof(hook) - 1), "top: the webhook payload");
+	is_int(json_parse_top(&j, "{\"a\":1,\"b\":[1,2,3]}", 19, few, 3), JSON_ENOMEM,
+	    "top: 8 tokens do not fit in 3");
+	ok(j.ntok == 0, "top: and none are left behind");
+	/* The cap counts every token json_parse would make, nested ones too. */
+	is_int(json_parse_top(&j, "{\"a\":[]}", 8, few, 3), JSON_OK,
+	    "top: {\"a\":[]} fits in 3 tokens, exactly");
+	is_int(json_parse_top(&j, "{\"a\":[1]}", 9, few, 3), JSON_ENOMEM,
+	    "top: {\"a\":[1]}, one token more, does not");
+	is_int(json_parse(&j, "{\"a\":[1]}", 9, few, 3), JSON_ENOMEM,
+	    "top: as json_parse says");
+}
+
 static void
 test_scalars(void)
 {
@@ -1643,6 +1714,7 @@ main(void)
 	test_escapes();
 	test_str_caps();
 	test_tables();
+	test_top();
 	test_scalars();
 	test_truncation();
 	test_tokens();
