@@ -207,8 +207,7 @@ days_since(const struct timespec *now, const struct timespec *t)
 }
 
 struct dirty {
-	struct buf	 files;
-	struct jw	 jw;
+	struct buf	 files;		/* JSON strings, comma-joined */
 	long		 n;
 };
 
@@ -217,9 +216,15 @@ dirty_cb(void *arg, const char *path, const char *why)
 {
 	struct dirty *d = arg;
 
+	struct jw jw;
+
 	if (d->n++ >= CLEAN_FILES_MAX)
 		return;
-	jw_str(&d->jw, path);
+	/* One small document per name: the writer takes one value at its top level. */
+	if (d->files.len > 0)
+		buf_addc(&d->files, ',');
+	jw_init(&jw, &d->files);
+	jw_str(&jw, path);
 	log_info("  %s: %s", why, path);
 }
 
@@ -596,7 +601,6 @@ row_a(struct ctx *c, struct rec *r, int parentfd, const char *leaf)
 	}
 	if (!c->cfg->allow_dirty) {
 		buf_init(&d.files, OUT_MAX);
-		jw_init(&d.jw, &d.files);
 		d.n = 0;
 		log_info("checking %s for files that are not in git", r->rel);
 		n = worktree_dirty(c->repo, r->rel, !c->cfg->include_ignored, dirty_cb, &d,
