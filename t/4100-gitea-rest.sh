@@ -106,18 +106,18 @@ test_expect_success DOUBLE 'a 422 from Gitea is reported with its message' '
 '
 
 test_expect_success DOUBLE 'a stalled server: no answer within the timeout' '
-	ctl "$B" fault "{\"mode\":\"stall\",\"seconds\":3,\"count\":1}" &&
+	ctl "$B" fault "{\"mode\":\"stall\",\"seconds\":8,\"count\":1}" &&
 	start=$(date +%s) &&
 	test_expect_code 3 as_admin tool gitea -t 500 "$B" exists acme demo >out.12 2>err.12 &&
-	test $(( $(date +%s) - start )) -lt 3 &&
+	test $(( $(date +%s) - start )) -lt 8 &&
 	test_grep "no answer within 500 ms" err.12
 '
 
 test_expect_success DOUBLE 'a refused connection is "no answer"' '
-	ctl "$B" fault "{\"mode\":\"refuse\",\"seconds\":2}" &&
+	ctl "$B" fault "{\"mode\":\"refuse\",\"seconds\":5}" &&
 	test_expect_code 3 as_admin tool gitea -t 2000 "$B" exists acme demo >out.13 2>err.13 &&
 	grep -qi "connect" err.13 &&
-	i=0 && while ! curl -s -o /dev/null "$B/_control/health" && [ $i -lt 50 ]; do
+	i=0 && while ! curl -s -o /dev/null "$B/_control/health" && [ $i -lt 100 ]; do
 		sleep 0.1; i=$((i + 1)); done
 '
 

@@ -144,11 +144,11 @@ test_expect_success DOUBLE 'an HTTP error from the server is a git error with it
 '
 
 test_expect_success DOUBLE 'a stalled server: a network error within the timeout' '
-	ctl "$B" git "{\"mode\":\"stall\",\"seconds\":3,\"count\":1}" &&
+	ctl "$B" git "{\"mode\":\"stall\",\"seconds\":8,\"count\":1}" &&
 	start=$(date +%s) &&
 	test_expect_code 4 as_admin tool gitpush -t 500 src "$U" ls refs/heads/main \
 	    >out.16 2>err.16 &&
-	test $(( $(date +%s) - start )) -lt 3 &&
+	test $(( $(date +%s) - start )) -lt 8 &&
 	test_grep "timed out" err.16
 '
 

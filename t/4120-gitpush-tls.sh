@@ -142,11 +142,11 @@ test_expect_success DOUBLE,OPENSSL 'CA files: 8 MiB are read, one byte more refu
 '
 
 test_expect_success DOUBLE,OPENSSL 'a stalled https server: a network error within the timeout' '
-	CURL_CA=ca.pem ctl "$B" git "{\"mode\":\"stall\",\"seconds\":3,\"count\":1}" &&
+	CURL_CA=ca.pem ctl "$B" git "{\"mode\":\"stall\",\"seconds\":8,\"count\":1}" &&
 	start=$(date +%s) &&
 	test_expect_code 4 as_admin tool gitpush -t 500 -c ca.pem src "$U" ls refs/heads/main \
 	    >out.13 2>err.13 &&
-	test $(( $(date +%s) - start )) -lt 3 &&
+	test $(( $(date +%s) - start )) -lt 8 &&
 	test_grep "timed out" err.13
 '
 
