@@ -1,6 +1,7 @@
 /* See LICENSE. The Gitea REST calls orket-publish needs, over libcurl (BearSSL). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -132,19 +133,37 @@ on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+/*
+ * Parses an answer that must be a JSON object: 0, or a json_parse error (JSON_EINVAL when
+ * it is valid JSON but no object). GITEA_TOKENS is far more than a repository object needs
+ * (about 150); a bigger answer is not one we asked for. The caller frees *toks.
+ */
+static int
+parse_object(const struct buf *resp, struct json *js, jsmntok_t **toks)
+{
+	int r;
+
+	if ((*toks = calloc(GITEA_TOKENS, sizeof(**toks))) == NULL)
+		return JSON_ENOMEM;
+	if ((r = json_parse(js, resp->p != NULL ? resp->p : "", resp->len, *toks,
+	    GITEA_TOKENS)) != JSON_OK)
+		return r;
+	return json_type(js, 0) == JSON_OBJECT ? JSON_OK : JSON_EINVAL;
+}
+
 /* The "message" of a Gitea error answer, or "" when there is none. */
 static void
 answer_message(const struct buf *resp, char *out, size_t outlen)
 {
-	static jsmntok_t toks[GITEA_TOKENS];
+	jsmntok_t *toks = NULL;
 	struct json js;
 	int t;
 
 	out[0] = '\0';
-	if (resp->len == 0 || json_parse(&js, resp->p, resp->len, toks, GITEA_TOKENS) != JSON_OK ||
-	    json_type(&js, 0) != JSON_OBJECT || (t = json_get(&js, 0, "message")) == -1 ||
-	    json_str(&js, t, out, outlen, NULL) == -1)
+	if (resp->len > 0 && parse_object(resp, &js, &toks) == JSON_OK &&
+	    (t = json_get(&js, 0, "message")) != -1 && json_str(&js, t, out, outlen, NULL) == -1)
 		out[0] = '\0';
+	free(toks);
 }
 
 /*
@@ -276,10 +295,10 @@ make_path(struct buf *p, const char *a, const char *name1, const char *b, const 
 int
 gitea_repo_exists(struct gitea *g, const char *owner, const char *repo)
 {
-	static jsmntok_t toks[GITEA_TOKENS];
 	struct buf path = BUF_INIT(GITEA_URL_MAX), resp = BUF_INIT(GITEA_ANSWER_MAX);
+	jsmntok_t *toks = NULL;
 	struct json js;
-	int r;
+	int r, jr;
 
 	g->err[0] = '\0';
 	g->status = 0;
@@ -296,15 +315,15 @@ gitea_repo_exists(struct gitea *g, const char *owner, const char *repo)
 		seterr(g, "GET /api/v1%s: HTTP 404: no such repository", path.p);
 	} else if (g->status != 200)
 		r = unexpected(g, "GET", path.p, &resp);
-	else if (json_parse(&js, resp.p, resp.len, toks, GITEA_TOKENS) != JSON_OK ||
-	    json_type(&js, 0) != JSON_OBJECT) {
+	else if ((jr = parse_object(&resp, &js, &toks)) != JSON_OK) {
 		/* A login page of a proxy in front of Gitea answers 200 too. */
-		seterr(g, "GET /api/v1%s: HTTP 200 but the answer is not a JSON object",
-		    path.p);
+		seterr(g, "GET /api/v1%s: HTTP 200 but the answer is not a JSON object (%s)",
+		    path.p, json_strerror(jr));
 		r = GITEA_EHTTP;
 	} else
 		r = GITEA_OK;
 done:
+	free(toks);
 	buf_free(&path);
 	buf_free(&resp);
 	return r;

@@ -77,7 +77,10 @@ on_credentials(git_credential **out, const char *url, const char *user_from_url,
 	if (!(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
 		return GIT_PASSTHROUGH;
 	if (r->token != NULL && r->token[0] != '\0') {
-		/* Gitea takes a token as the password of any user name. */
+		/*
+		 * Gitea takes a token as the password of any user name (services/auth/basic.go
+		 * looks the password up as a token first and ignores the name then).
+		 */
 		user = r->user != NULL && r->user[0] != '\0' ? r->user : "orket";
 		pass = r->token;
 	} else if (r->user != NULL && r->user[0] != '\0') {
@@ -132,6 +135,10 @@ on_update(const char *ref, const char *status, void *payload)
 	return 0;
 }
 
+/*
+ * Every operation also turns redirects off (follow_redirects): the credential callback
+ * must never hand the password to a server other than the one in the URL.
+ */
 static void
 callbacks(git_remote_callbacks *cb, struct op *op)
 {
@@ -170,6 +177,15 @@ failed(struct op *op, int rc, const char *what, char *err, size_t errlen)
 		seterr(r, err, errlen, "%s %s: %s: not a fast-forward (the remote history "
 		    "differs)", what, r->url, op->ref);
 		return GITPUSH_EREJECT;
+	}
+	/*
+	 * libgit2 files a refused off-site redirect under GIT_ERROR_NET, but trying again
+	 * will not help: the server is configured to send us elsewhere.
+	 */
+	if (strncmp(msg, "cannot redirect", 15) == 0) {
+		seterr(r, err, errlen, "%s %s: %s (redirects to another host are not followed)",
+		    what, r->url, msg);
+		return GITPUSH_EGIT;
 	}
 	if (rc == GIT_ECERTIFICATE || (ge != NULL && (ge->klass == GIT_ERROR_NET ||
 	    ge->klass == GIT_ERROR_SSL || ge->klass == GIT_ERROR_OS))) {
@@ -265,7 +281,7 @@ gitpush_ls_remote(git_repository *repo, const struct gitremote *r, const char *r
     git_oid *out, int *found, char *err, size_t errlen)
 {
 	git_remote *rm = NULL;
-	git_remote_callbacks cb;
+	git_remote_connect_options co;
 	const git_remote_head **heads;
 	struct op op;
 	size_t n, i;
@@ -278,9 +294,11 @@ gitpush_ls_remote(git_repository *repo, const struct gitremote *r, const char *r
 	if (check_url(r, err, errlen) == -1 || check_ref(r, ref, err, errlen) == -1 ||
 	    use_ca(r, err, errlen) == -1)
 		return GITPUSH_EGIT;
-	callbacks(&cb, &op);
+	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	callbacks(&co.callbacks, &op);
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	if ((rc = remote_new(&rm, repo, r->url)) < 0 ||
-	    (rc = git_remote_connect(rm, GIT_DIRECTION_FETCH, &cb, NULL, NULL)) < 0 ||
+	    (rc = git_remote_connect_ext(rm, GIT_DIRECTION_FETCH, &co)) < 0 ||
 	    (rc = git_remote_ls(&heads, &n, rm)) < 0) {
 		ret = failed(&op, rc, "ls-remote", err, errlen);
 		goto done;
@@ -337,6 +355,7 @@ gitpush_push(git_repository *repo, const struct gitremote *r, const git_oid *com
 	specs.count = 1;
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	callbacks(&po.callbacks, &op);
+	po.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	if ((rc = remote_new(&rm, repo, r->url)) < 0 ||
 	    (rc = git_remote_push(rm, &specs, &po)) < 0) {
 		ret = failed(&op, rc, "push to", err, errlen);
@@ -388,6 +407,7 @@ gitpush_fetch(git_repository *repo, const struct gitremote *r, const char *ref,
 	specs.count = 1;
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	callbacks(&fo.callbacks, &op);
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 	fo.prune = GIT_FETCH_NO_PRUNE;
 	fo.update_fetchhead = 0;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;

@@ -106,6 +106,24 @@ test_expect_success DOUBLE 'a token works as the password' '
 	test "$(remote main)" = $C
 '
 
+test_expect_success DOUBLE 'the double speaks real git: git clone and ls-remote agree' '
+	git clone -q "$U" clone 2>err.11c &&
+	test "$(git -C clone rev-parse HEAD)" = $C &&
+	git ls-remote "$U" refs/heads/main >out.11c &&
+	echo "$C	refs/heads/main" >expect && test_cmp expect out.11c
+'
+
+test_expect_success DOUBLE 'a redirect to another host is not followed, no credential goes there' '
+	cp seed.json h.state && start_double h --state h.state &&
+	ctl "$B" git "{\"mode\":\"status\",\"status\":302,\"count\":1,\"headers\":{\"Location\":\"http://localhost:$h_port/acme/demo.git/info/refs?service=git-receive-pack\"}}" &&
+	test_expect_code 3 as_admin tool gitpush src "$U" push $D refs/heads/main $C \
+	    >out.11d 2>err.11d &&
+	test_grep "redirects to another host are not followed" err.11d &&
+	test ! -s h.log &&
+	stop_double h &&
+	test "$(remote main)" = $C
+'
+
 test_expect_success DOUBLE 'fetch: the remote head into a local ref, with its objects' '
 	git init -q -b main other &&
 	(cd other && echo e >g && git add g && git commit -qm E) &&

@@ -25,7 +25,8 @@
 #
 # GIT CONTROL
 #   POST   /_control/git   add a git fault rule, answers {"id":K}; the first match applies:
-#       {"mode":"status","status":403}   answer that status (default 500) without running git
+#       {"mode":"status","status":403}   answer that status (default 500) without running git;
+#                                        "headers":{"Location":".."} adds headers (redirects)
 #       {"mode":"stall","seconds":S}     wait, then serve normally (at most 600 s)
 #       {"mode":"decline"}               run the push, but the pre-receive hook declines it,
 #                                        so git reports "ng REF pre-receive hook declined"
@@ -118,6 +119,11 @@ class GitDouble(gd.Double):
 			if not isinstance(s, int) or not 200 <= s <= 599:
 				raise gd.BadControl("status is an integer in 200..599")
 			rule["status"] = s
+			h = body.get("headers", {})
+			if not isinstance(h, dict) or not all(isinstance(k, str) and
+			    isinstance(v, str) for k, v in h.items()):
+				raise gd.BadControl("headers is an object of strings")
+			rule["headers"] = h
 		if rule["mode"] == "stall":
 			s = body.get("seconds")
 			if not isinstance(s, (int, float)) or not 0 <= s <= gd.MAX_STALL:
@@ -284,7 +290,7 @@ class GitHandler(gd.Handler):
 						raise gd.Drop(True)
 				elif fault["mode"] == "status":
 					return self.answer(entry, fault["status"],
-					    {"message": "injected fault"}, None)
+					    {"message": "injected fault"}, fault["headers"])
 				else:
 					decline = True
 			with d.lock:
