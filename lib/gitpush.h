@@ -18,6 +18,12 @@ struct gitremote {
 	const char	*cafile;
 };
 
+/*
+ * Errors come back in err ("push to URL: why"), never holding a credential: the URL has
+ * none (one with userinfo is refused) and any echo of the password or token is blotted
+ * out. Off-site redirects are not followed. The functions share the trust anchors of
+ * lib/tlsstream, which a remote's cafile replaces: MT-unsafe, one operation at a time.
+ */
 enum {
 	GITPUSH_OK = 0,
 	GITPUSH_EREJECT = 1,	/* the server refused the update (non fast-forward, lease lost, hook) */
@@ -52,7 +58,11 @@ int	 gitpush_ls_remote(git_repository *, const struct gitremote *, const char *r
 int	 gitpush_push(git_repository *, const struct gitremote *, const git_oid *commit,
 	    const char *ref, const git_oid *lease, char *err, size_t errlen);
 
-/* Fetches the remote REF into LOCALREF (e.g. refs/orket/parity/NAME); its id in *out. */
+/*
+ * Fetches the remote REF into LOCALREF (e.g. refs/orket/parity/NAME); its id in *out. A
+ * LOCALREF left from before is deleted first; when the server has no REF the result is
+ * GITPUSH_EGIT ("the server has no REF") and LOCALREF does not exist.
+ */
 int	 gitpush_fetch(git_repository *, const struct gitremote *, const char *ref,
 	    const char *localref, git_oid *out, char *err, size_t errlen);
 
