@@ -113,6 +113,18 @@ test_expect_success DOUBLE 'the double speaks real git: git clone and ls-remote 
 	echo "$C	refs/heads/main" >expect && test_cmp expect out.11c
 '
 
+test_expect_success DOUBLE 'the double takes gzip bodies: a fetch with many haves' '
+	(cd clone && i=0 && while [ $i -lt 60 ]; do
+		echo $i >n && git add n && git commit -qm "local $i" || exit 1; i=$((i + 1)); done) &&
+	(cd src && git checkout -q main && echo f >f && git commit -qam F) &&
+	F=$(git -C src rev-parse main) &&
+	as_admin tool gitpush src "$U" push $F refs/heads/main >out.11e &&
+	git -C clone fetch -q origin 2>err.11e &&
+	test "$(git -C clone rev-parse origin/main)" = $F &&
+	grep -q "\"encoding\":\"gzip\"" g.log &&
+	as_admin tool gitpush src "$U" push $C refs/heads/main $F >out.11f
+'
+
 test_expect_success DOUBLE 'a redirect to another host is not followed, no credential goes there' '
 	cp seed.json h.state && start_double h --state h.state &&
 	ctl "$B" git "{\"mode\":\"status\",\"status\":302,\"count\":1,\"headers\":{\"Location\":\"http://localhost:$h_port/acme/demo.git/info/refs?service=git-receive-pack\"}}" &&

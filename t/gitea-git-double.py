@@ -21,7 +21,8 @@
 #   A push (receive-pack) always needs valid credentials, a fetch only for a private repo:
 #   otherwise 401 with "WWW-Authenticate: Basic realm=..." so that git asks for them. Wrong
 #   credentials are 401 as well. A repo unknown to the API answers 404. Request bodies may be
-#   gzip-encoded. Each git request is logged like an API call, with "git": true and no body.
+#   gzip-encoded (logged as "encoding":"gzip"). Each git request is logged like an API call,
+#   with "git": true and no body. A Git-Protocol header (protocol v2) is passed on.
 #
 # GIT CONTROL
 #   POST   /_control/git   add a git fault rule, answers {"id":K}; the first match applies:
@@ -266,7 +267,7 @@ class GitHandler(gd.Handler):
 			raw = gzip.decompress(raw)
 		elif enc == "deflate":
 			raw = zlib.decompress(raw)
-		return raw
+		return raw, enc
 
 	def serve_git(self, raw_path, query):
 		d = self.server.double
@@ -278,7 +279,9 @@ class GitHandler(gd.Handler):
 		entry = {"method": self.command, "path": raw_path, "query": query, "auth": "none",
 		    "body": None, "status": None, "git": True}
 		try:
-			raw = self.read_git_body()
+			raw, enc = self.read_git_body()
+			if enc:
+				entry["encoding"] = enc
 			label, ok = self.auth("")
 			entry["auth"] = label
 			fault = d.take_git_fault(push, rest == "/git-receive-pack")
@@ -346,6 +349,8 @@ class GitHandler(gd.Handler):
 			env["REMOTE_USER"] = label[len("basic:"):]
 		elif label == "token":
 			env["REMOTE_USER"] = d.user
+		if self.headers.get("Git-Protocol"):
+			env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
 		if decline:
 			env["GITEA_DOUBLE_DECLINE"] = "1"
 		p = subprocess.run(["git", "http-backend"], input=raw, env=env,
