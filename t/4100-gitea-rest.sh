@@ -121,6 +121,13 @@ test_expect_success DOUBLE 'a refused connection is "no answer"' '
 		sleep 0.1; i=$((i + 1)); done
 '
 
+test_expect_success DOUBLE 'a connection closed without an answer is "no answer"' '
+	ctl "$B" fault "{\"mode\":\"close\",\"count\":1}" &&
+	test_expect_code 3 as_admin tool gitea "$B" exists acme demo >out.13c 2>err.13c &&
+	test_grep "GET /api/v1/repos/acme/demo: " err.13c &&
+	as_admin tool gitea "$B" exists acme demo >out.13d
+'
+
 test_expect_success DOUBLE 'owner and repo are escaped as path segments' '
 	mark &&
 	test_expect_code 1 as_admin tool gitea "$B" exists "own/er" "re po?ö#%" >out.14 2>err.14 &&
