@@ -13,36 +13,43 @@
  * that, inside the loop, every waiting delivery would feel. The loop's connection turns
  * its automatic checkpoints off; its WAL hook wakes this thread when the log has grown,
  * and the thread runs a PASSIVE checkpoint on its own connection, which never blocks the
- * writer. Only this thread's connection is used here; the one flag word is under mu.
+ * writer. Only this thread uses its connection; the shared words are under mu.
  */
 struct ckpt {
 	pthread_t	 th;
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
+	pthread_cond_t	 cv;		/* the thread waits here for work */
+	pthread_cond_t	 idle;		/* the writer waits here, at the hard bound only */
 	int		 stop;
 	int		 want;
-	int		 pages;		/* WAL pages at the last commit */
+	int		 running;	/* the thread is in a checkpoint */
+	int		 backfilled;	/* WAL frames the thread's last checkpoint copied */
 	sqlite3		*db;
-	uint64_t	 runs;
+	struct ckpt_stats st;		/* under mu */
 };
 
-#define CKPT_PAGES	1000	/* WAL pages that ask for a checkpoint, as SQLite's default */
 /*
- * Under a steady stream of commits a PASSIVE checkpoint never catches up with the writer,
- * and SQLite can only start the WAL over once every frame is copied back: the file would
- * grow without end. Past this many pages the writer itself, right after its commit, runs a
- * PASSIVE checkpoint with no other writer in the way: it copies what the thread has not,
- * and the next commit starts the WAL over. That costs the loop a few milliseconds (the
- * database's fsync) once every 16 MB of WAL; bench/hookd measures it.
+ * SQLite starts the WAL over only when a write transaction begins with every frame already
+ * copied back. Under a steady stream the thread copies in parallel, but the loop's next
+ * transaction nearly always begins while it is still copying, so the WAL would only grow.
+ * Hence the division of work: the thread copies the bulk as soon as the log passes
+ * CKPT_PAGES; once it has (all but CKPT_TAIL_PAGES frames) and is idle, the writer, right
+ * after its commit, checkpoints the few frames left, and its next transaction starts the
+ * WAL over. That costs the loop the copy of a few frames and the fsyncs of nearly clean
+ * files. At CKPT_MAX_PAGES (16 MB) the writer waits for a running thread and copies the
+ * rest itself: the bound holds even when the disk is slower than the stream, and the
+ * stream is then slowed down to the disk's pace.
  */
-#define CKPT_RESTART_PAGES	4000
+#define CKPT_PAGES	1000
+#define CKPT_TAIL_PAGES	256
+#define CKPT_MAX_PAGES	4000
 
 static void *
 ckpt_main(void *arg)
 {
 	struct ckpt *c = arg;
 	struct timespec ts;
-	int go, pages;
+	int go, nlog, nckpt;
 
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
@@ -54,13 +61,20 @@ ckpt_main(void *arg)
 		}
 		go = !c->stop;
 		c->want = 0;
-		pages = c->pages;
+		c->running = go;
 		pthread_mutex_unlock(&c->mu);
 		if (!go)
 			break;
-		(void)pages;
-		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		c->runs++;
+		nlog = nckpt = -1;
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+		pthread_mutex_lock(&c->mu);
+		if (nckpt > c->backfilled)
+			c->st.thread_frames += (uint64_t)(nckpt - c->backfilled);
+		c->backfilled = nckpt > 0 ? nckpt : 0;
+		c->st.thread_runs++;
+		c->running = 0;
+		pthread_cond_broadcast(&c->idle);
+		pthread_mutex_unlock(&c->mu);
 	}
 	return NULL;
 }
@@ -69,19 +83,51 @@ static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct ckpt *c = arg;
+	int tail, nlog = -1, nckpt = -1, done;
 
-	if (pages >= CKPT_RESTART_PAGES) {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (pages < CKPT_PAGES)
+		return SQLITE_OK;
+	/*
+	 * While the thread copies, the writer's checkpoint would find the checkpoint lock
+	 * taken and do nothing: the next commit looks again, unless the bound is reached.
+	 */
+	pthread_mutex_lock(&c->mu);
+	if (c->running && pages < CKPT_MAX_PAGES) {
+		pthread_mutex_unlock(&c->mu);
 		return SQLITE_OK;
 	}
-	if (pages >= CKPT_PAGES) {
-		pthread_mutex_lock(&c->mu);
+	while (c->running)
+		pthread_cond_wait(&c->idle, &c->mu);
+	done = c->backfilled;
+	tail = pages - done <= CKPT_TAIL_PAGES || pages >= CKPT_MAX_PAGES;
+	if (!tail) {
 		c->want = 1;
-		c->pages = pages;
 		pthread_cond_signal(&c->cv);
-		pthread_mutex_unlock(&c->mu);
 	}
+	pthread_mutex_unlock(&c->mu);
+	if (!tail || sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &nlog,
+	    &nckpt) != SQLITE_OK)
+		return SQLITE_OK;
+	pthread_mutex_lock(&c->mu);
+	if (nckpt > done)
+		c->st.writer_frames += (uint64_t)(nckpt - done);
+	c->st.writer_runs++;
+	c->backfilled = 0;	/* the WAL starts over: the count is stale */
+	pthread_mutex_unlock(&c->mu);
 	return SQLITE_OK;
+}
+
+void
+checkpoint_stats(struct hookd *h, struct ckpt_stats *st)
+{
+	struct ckpt *c = h->ckpt;
+
+	memset(st, 0, sizeof(*st));
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	*st = c->st;
+	pthread_mutex_unlock(&c->mu);
 }
 
 int
@@ -101,8 +147,19 @@ checkpoint_start(struct hookd *h)
 		return -1;
 	}
 	sqlite3_busy_timeout(c->db, DB_BUSY_TIMEOUT_MS_CKPT);
+	/*
+	 * A connection learns that the database is in WAL mode when it first reads it; until
+	 * then a checkpoint on it returns at once, having done nothing. Read it now.
+	 */
+	if (sqlite3_exec(c->db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(c->db);
+		free(c);
+		errno = EIO;
+		return -1;
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	/* Every signal blocked in the thread: they belong to the loop's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -111,6 +168,7 @@ checkpoint_start(struct hookd *h)
 	if (r != 0) {
 		pthread_mutex_destroy(&c->mu);
 		pthread_cond_destroy(&c->cv);
+		pthread_cond_destroy(&c->idle);
 		sqlite3_close(c->db);
 		free(c);
 		errno = EAGAIN;
@@ -138,6 +196,7 @@ checkpoint_stop(struct hookd *h)
 	sqlite3_close(c->db);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
+	pthread_cond_destroy(&c->idle);
 	free(c);
 	h->ckpt = NULL;
 }

@@ -93,7 +93,16 @@ struct ckpt;
 
 #define DB_BUSY_TIMEOUT_MS_CKPT	100	/* the checkpointer gives way to the writer */
 
+/* WAL checkpoints, by whom, and the frames each copied (for /metrics). */
+struct ckpt_stats {
+	uint64_t	 thread_runs;
+	uint64_t	 thread_frames;
+	uint64_t	 writer_runs;
+	uint64_t	 writer_frames;
+};
+
 int	 checkpoint_start(struct hookd *);
+void	 checkpoint_stats(struct hookd *, struct ckpt_stats *);
 void	 checkpoint_stop(struct hookd *);
 struct delivery;
 

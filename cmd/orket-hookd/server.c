@@ -133,6 +133,7 @@ metrics(struct hookd *h, uint64_t id)
 	uint64_t cum = 0;
 	size_t i;
 	long depth = outbox_depth(h);
+	struct ckpt_stats ck;
 	int c;
 
 	buf_adds(&b, "# HELP orket_hookd_requests_total HTTP responses by status code.\n"
@@ -179,6 +180,17 @@ metrics(struct hookd *h, uint64_t id)
 	    (unsigned long long)h->m.outbox_failed,
 	    (unsigned long long)h->m.outbox_retries,
 	    (unsigned long long)s->conns);
+	checkpoint_stats(h, &ck);
+	buf_addf(&b, "# HELP orket_hookd_wal_checkpoints_total WAL checkpoints, by the "
+	    "checkpoint thread or by the writer.\n"
+	    "# TYPE orket_hookd_wal_checkpoints_total counter\n"
+	    "orket_hookd_wal_checkpoints_total{by=\"thread\"} %llu\n"
+	    "orket_hookd_wal_checkpoints_total{by=\"writer\"} %llu\n"
+	    "# TYPE orket_hookd_wal_frames_checkpointed_total counter\n"
+	    "orket_hookd_wal_frames_checkpointed_total{by=\"thread\"} %llu\n"
+	    "orket_hookd_wal_frames_checkpointed_total{by=\"writer\"} %llu\n",
+	    (unsigned long long)ck.thread_runs, (unsigned long long)ck.writer_runs,
+	    (unsigned long long)ck.thread_frames, (unsigned long long)ck.writer_frames);
 	buf_adds(&b, "# HELP orket_hookd_signature_failures_by_addr_total Signature failures per "
 	    "source address.\n# TYPE orket_hookd_signature_failures_by_addr_total counter\n");
 	for (i = 0; i < (size_t)h->m.nsigfail; i++)
@@ -392,23 +404,32 @@ accept_delivery(struct hookd *h, struct http_request *req, const char *payload, 
 	char msg[256];
 	int r, toolong = 0;
 
-	if ((r = json_parse(&j, payload, len, h->toks, HOOKD_JSON_TOKENS)) != 0) {
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		goto nomem;
+	if (event)
+		d->event = strdup(event);
+	else
+		d->event = header_copy(req, "X-Gitea-Event", HOOKD_EVENT_MAX, &toolong);
+	/*
+	 * Only the pull request events are read below the top level (review_classify); for
+	 * every other event the text is checked as thoroughly, but only the root's members
+	 * become tokens, which saves most of the parsing of a large push payload.
+	 */
+	if (d->event != NULL && strncmp(d->event, "pull_request", 12) == 0)
+		r = json_parse(&j, payload, len, h->toks, HOOKD_JSON_TOKENS);
+	else
+		r = json_parse_top(&j, payload, len, h->toks, HOOKD_JSON_TOKENS);
+	if (r != 0) {
 		snprintf(msg, sizeof(msg), "Invalid payload: %s", json_strerror(r));
 		goto bad;
 	}
 	if (validate(&j, msg, sizeof(msg)) == -1)
 		goto bad;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		goto nomem;
 	d->req = req->id;
 	d->start_ms = req->start_ms;
 	d->payload = payload;
 	d->payloadlen = len;
 	snprintf(d->addr, sizeof(d->addr), "%s", req->peer);
-	if (event)
-		d->event = strdup(event);
-	else
-		d->event = header_copy(req, "X-Gitea-Event", HOOKD_EVENT_MAX, &toolong);
 	d->event_type = header_copy(req, "X-Gitea-Event-Type", HOOKD_EVENT_MAX, &toolong);
 	d->delivery_id = header_copy(req, "X-Gitea-Delivery", HOOKD_DELIVERY_ID_MAX, &toolong);
 	if (toolong) {
