@@ -99,7 +99,7 @@ build/.vg-pkgs:
 	fi
 	@touch $@
 
-TEST_PKGS = mandoc sqlite3 perl util-linux file bsdextrautils python3 curl git openssl
+TEST_PKGS = mandoc sqlite3 perl util-linux file bsdextrautils python3 curl git openssl chromium
 build/.test-pkgs:
 	@missing=; for p in $(TEST_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
