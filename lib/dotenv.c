@@ -1,6 +1,7 @@
 /* See LICENSE. .env files: parse the whole file, then set its variables. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -344,4 +345,85 @@ env_nonblank(const char *name)
 		if (!is_space(*p))
 			return v;
 	return NULL;
+}
+
+char **
+env_snapshot(void)
+{
+	extern char **environ;
+	char **copy;
+	size_t n, i;
+
+	for (n = 0; environ[n]; n++)
+		;
+	if ((copy = calloc(n + 1, sizeof(*copy))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((copy[i] = strdup(environ[i])) == NULL) {
+			env_free(copy);
+			return NULL;
+		}
+	return copy;
+}
+
+void
+env_restore(char *const *env0)
+{
+	char name[1024];
+	const char *eq;
+	size_t i, n;
+
+	clearenv();
+	for (i = 0; env0[i]; i++) {
+		if ((eq = strchr(env0[i], '=')) == NULL || (n = (size_t)(eq - env0[i])) == 0 ||
+		    n >= sizeof(name))
+			continue;
+		memcpy(name, env0[i], n);
+		name[n] = '\0';
+		setenv(name, eq + 1, 1);
+	}
+	explicit_bzero(name, sizeof(name));
+}
+
+void
+env_free(char **e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; e[i]; i++) {
+		explicit_bzero(e[i], strlen(e[i]));
+		free(e[i]);
+	}
+	free(e);
+}
+
+int
+dotenv_load_files(const char *envfile, char *err, size_t errlen)
+{
+	struct dotenv_err de;
+	const char *files[2] = { ".env", envfile };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (files[i] == NULL)
+			continue;
+		memset(&de, 0, sizeof(de));
+		if (dotenv_load(files[i], 0, &de) == -1) {
+			if (de.line > 0)
+				snprintf(err, errlen, "%s line %d: %s", files[i], de.line,
+				    de.why ? de.why : "bad line");
+			else
+				snprintf(err, errlen, "unable to read %s: %s", files[i],
+				    strerror(errno));
+			return -1;
+		}
+		if (de.absent && i == 1) {
+			snprintf(err, errlen, "unable to read %s: %s", files[i],
+			    strerror(ENOENT));
+			return -1;
+		}
+	}
+	return 0;
 }

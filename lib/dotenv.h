@@ -2,6 +2,8 @@
 #ifndef DOTENV_H
 #define DOTENV_H
 
+#include <stddef.h>
+
 /*
  * The syntax, one assignment per line:
  *
@@ -59,6 +61,22 @@ struct dotenv_err {
  * contents are wiped from memory before they are freed.
  */
 int	 dotenv_load(const char *path, int override, struct dotenv_err *err);
+
+/*
+ * A daemon's configuration comes from its environment, then ./.env, then --env-file; a
+ * SIGHUP reload starts again from the environment as the process got it, so that a
+ * variable removed from a file is really gone and the environment still beats the files.
+ *
+ * env_snapshot copies environ (NULL on ENOMEM); env_restore makes the environment that
+ * copy again (setenv, not putenv: the C library owns its copies, so nothing leaks when
+ * the next reload clears them); env_free wipes and frees a NULL-ended array of strings,
+ * a snapshot or a child's envp. dotenv_load_files loads ./.env if it exists and then
+ * ENVFILE (may be NULL), which must exist; on error ERR names the file and the line.
+ */
+char	**env_snapshot(void);
+void	 env_restore(char *const *);
+void	 env_free(char **);
+int	 dotenv_load_files(const char *envfile, char *err, size_t errlen);
 
 /* 1 when the variable is 1, true, yes or on (spaces trimmed, any case), else 0. */
 int	 env_truthy(const char *name);

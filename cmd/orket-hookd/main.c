@@ -15,7 +15,6 @@
 #include "hookd.h"
 #include "server.h"
 
-extern char **environ;
 
 static const char usage[] =
     "usage: orket-hookd [-d fd] [--env-file path]\n"
@@ -44,69 +43,6 @@ hookd_stmt(struct hookd *h, int i, const char *sql)
 	return h->st[i];
 }
 
-/*
- * The environment as the process got it, before any file was read: a reload starts from
- * it again, so a variable removed from a file (GITEA_WEBHOOK_SECRET_PREVIOUS after a
- * rotation) is really gone, and the environment still beats the files.
- */
-static char **
-env_snapshot(void)
-{
-	char **copy;
-	size_t n, i;
-
-	for (n = 0; environ[n]; n++)
-		;
-	if ((copy = calloc(n + 1, sizeof(*copy))) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if ((copy[i] = strdup(environ[i])) == NULL)
-			return NULL;
-	return copy;
-}
-
-static void
-env_free(char **e)
-{
-	size_t i;
-
-	if (e == NULL)
-		return;
-	for (i = 0; e[i]; i++) {
-		wipe(e[i], strlen(e[i]));
-		free(e[i]);
-	}
-	free(e);
-}
-
-static int
-load_files(struct hookd *h, char *err, size_t errlen)
-{
-	struct dotenv_err de;
-	const char *files[2] = { ".env", h->env_file };
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (files[i] == NULL)
-			continue;
-		memset(&de, 0, sizeof(de));
-		if (dotenv_load(files[i], 0, &de) == -1) {
-			if (de.line > 0)
-				snprintf(err, errlen, "%s line %d: %s", files[i], de.line,
-				    de.why ? de.why : "bad line");
-			else
-				snprintf(err, errlen, "unable to read %s: %s", files[i],
-				    strerror(errno));
-			return -1;
-		}
-		if (de.absent && i == 1) {
-			snprintf(err, errlen, "unable to read %s: %s", files[i], strerror(ENOENT));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* SIGHUP: read the files again over the original environment; keep the old on error. */
 static void
 reload(struct loop *l, int signo, void *arg)
@@ -114,20 +50,9 @@ reload(struct loop *l, int signo, void *arg)
 	struct hookd *h = arg;
 	struct hookd_config c;
 	char err[512];
-	size_t i;
 
-	/* setenv copies, and libc keeps what it copied: putenv of our own strings would leak. */
-	clearenv();
-	for (i = 0; h->env0[i]; i++) {
-		char *eq = strchr(h->env0[i], '=');
-
-		if (eq == NULL || eq == h->env0[i])
-			continue;
-		*eq = '\0';
-		setenv(h->env0[i], eq + 1, 1);
-		*eq = '=';
-	}
-	if (load_files(h, err, sizeof(err)) == -1 || hookd_config_load(&c, err,
+	env_restore(h->env0);
+	if (dotenv_load_files(h->env_file, err, sizeof(err)) == -1 || hookd_config_load(&c, err,
 	    sizeof(err)) == -1) {
 		log_warn("reload refused, the configuration in force is kept: %s", err);
 		hookd_event(h, "config_reload_failed", NULL);
@@ -274,7 +199,7 @@ main(int argc, char **argv)
 	}
 	if ((h.env0 = env_snapshot()) == NULL)
 		log_fatalsys(111, "unable to copy the environment");
-	if (load_files(&h, err, sizeof(err)) == -1)
+	if (dotenv_load_files(h.env_file, err, sizeof(err)) == -1)
 		log_fatal(100, "%s", err);
 	if (hookd_config_load(&h.cfg, err, sizeof(err)) == -1)
 		log_fatal(100, "%s", err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dotenv.h"
 #include "buf.h"
 #include "hookd.h"
 #include "log.h"
@@ -135,20 +136,6 @@ fail:
 		free(env[i]);
 	free(env);
 	return NULL;
-}
-
-static void
-env_free(char **env)
-{
-	size_t i;
-
-	if (env == NULL)
-		return;
-	for (i = 0; env[i] != NULL; i++) {
-		explicit_bzero(env[i], strlen(env[i]));
-		free(env[i]);
-	}
-	free(env);
 }
 
 /* Every descriptor from 3 up is closed before exec; close_range when the kernel has it. */

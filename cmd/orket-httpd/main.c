@@ -17,96 +17,10 @@
 #include "hmac.h"
 #include "httpd.h"
 
-extern char **environ;
 
 static const char usage[] =
     "usage: orket-httpd [-d fd] [--env-file path]\n"
     "       orket-httpd -h | --help | --version\n";
-
-/*
- * The environment as the process got it, before any file was read: a reload starts from
- * it again, so a variable removed from a file is really gone and the environment still
- * beats the files.
- */
-static char **
-env_snapshot(void)
-{
-	char **copy;
-	size_t n, i;
-
-	for (n = 0; environ[n]; n++)
-		;
-	if ((copy = calloc(n + 1, sizeof(*copy))) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if ((copy[i] = strdup(environ[i])) == NULL)
-			return NULL;
-	return copy;
-}
-
-static void
-env_free(char **e)
-{
-	size_t i;
-
-	if (e == NULL)
-		return;
-	for (i = 0; e[i]; i++) {
-		wipe(e[i], strlen(e[i]));
-		free(e[i]);
-	}
-	free(e);
-}
-
-/*
- * Back to the snapshot. setenv, not putenv: the C library owns the copies, so nothing is
- * lost when the next reload clears them again.
- */
-static void
-env_restore(char **env0)
-{
-	char name[1024];
-	const char *eq;
-	size_t i, n;
-
-	clearenv();
-	for (i = 0; env0[i]; i++) {
-		if ((eq = strchr(env0[i], '=')) == NULL || (n = (size_t)(eq - env0[i])) == 0 ||
-		    n >= sizeof(name))
-			continue;
-		memcpy(name, env0[i], n);
-		name[n] = '\0';
-		setenv(name, eq + 1, 1);
-	}
-}
-
-static int
-load_files(struct httpd *h, char *err, size_t errlen)
-{
-	struct dotenv_err de;
-	const char *files[2] = { ".env", h->env_file };
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (files[i] == NULL)
-			continue;
-		memset(&de, 0, sizeof(de));
-		if (dotenv_load(files[i], 0, &de) == -1) {
-			if (de.line > 0)
-				snprintf(err, errlen, "%s line %d: %s", files[i], de.line,
-				    de.why ? de.why : "bad line");
-			else
-				snprintf(err, errlen, "unable to read %s: %s", files[i],
-				    strerror(errno));
-			return -1;
-		}
-		if (de.absent && i == 1) {
-			snprintf(err, errlen, "unable to read %s: %s", files[i], strerror(ENOENT));
-			return -1;
-		}
-	}
-	return 0;
-}
 
 /*
  * A runner inside the workspace could be replaced through POST /v1/system/save and then
@@ -141,7 +55,7 @@ reload(struct loop *l, int signo, void *arg)
 
 	env_restore(h->env0);
 	memset(&c, 0, sizeof(c));
-	if (load_files(h, err, sizeof(err)) == -1 || httpd_config_load(&c, err,
+	if (dotenv_load_files(h->env_file, err, sizeof(err)) == -1 || httpd_config_load(&c, err,
 	    sizeof(err)) == -1)
 		goto refuse;
 	rootchange = strcmp(c.workspace, h->cfg.workspace) != 0 ||
@@ -402,7 +316,7 @@ main(int argc, char **argv)
 	}
 	if ((h.env0 = env_snapshot()) == NULL)
 		log_fatalsys(111, "unable to copy the environment");
-	if (load_files(&h, err, sizeof(err)) == -1)
+	if (dotenv_load_files(h.env_file, err, sizeof(err)) == -1)
 		log_fatal(100, "%s", err);
 	if (httpd_config_load(&h.cfg, err, sizeof(err)) == -1)
 		log_fatal(100, "%s", err);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dotenv.h"
 #include "httpd.h"
 
 /*
@@ -124,20 +125,6 @@ env_copy(char **env, int *n, const char *name, size_t len)
 	if (strcmp(key, "ORKET_API_KEY") == 0)
 		return 0;
 	return env_put(env, n, name, len, getenv(key));
-}
-
-static void
-env_free(char **env)
-{
-	size_t i;
-
-	if (env == NULL)
-		return;
-	for (i = 0; env[i] != NULL; i++) {
-		explicit_bzero(env[i], strlen(env[i]));
-		free(env[i]);
-	}
-	free(env);
 }
 
 /*

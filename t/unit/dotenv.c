@@ -335,6 +335,43 @@ test_env_helpers(void)
 	unsetenv("DT_B");
 }
 
+/*
+ * The reload path of both daemons: a snapshot of the environment, the files over it, and
+ * back to the snapshot, where a variable that only a file had set is gone again.
+ */
+static void
+test_snapshot(void)
+{
+	char **env0, err[512], cwd[4096], missing[4300];
+
+	unsetenv("DOTENV_T_FILE");
+	setenv("DOTENV_T_ENV", "from-env", 1);
+	env0 = env_snapshot();
+	ok(env0 != NULL, "snapshot: taken");
+	put_file("DOTENV_T_FILE=from-file\nDOTENV_T_ENV=file-loses\n", 48);
+	ok(getcwd(cwd, sizeof(cwd)) != NULL && chdir(scratch) == 0, "snapshot: into the scratch folder");
+	is_int(dotenv_load_files(NULL, err, sizeof(err)), 0, "load_files: ./.env is read");
+	is_str(env("DOTENV_T_FILE"), "from-file", "load_files: a variable from ./.env");
+	is_str(env("DOTENV_T_ENV"), "from-env", "load_files: the environment beats ./.env");
+	env_restore(env0);
+	is_str(env("DOTENV_T_FILE"), "(unset)", "restore: what only the file set is gone");
+	is_str(env("DOTENV_T_ENV"), "from-env", "restore: the environment is back");
+	snprintf(missing, sizeof(missing), "%s/nope.env", scratch);
+	is_int(dotenv_load_files(missing, err, sizeof(err)), -1,
+	    "load_files: a named --env-file must exist");
+	ok(strstr(err, "nope.env") != NULL && strstr(err, "No such file") != NULL,
+	    "load_files: and the message names it: %s", err);
+	env_restore(env0);
+	put_file("DOTENV_T_FILE=ok\n0BAD=x\n", 25);
+	is_int(dotenv_load_files(NULL, err, sizeof(err)), -1, "load_files: a bad line fails");
+	ok(strstr(err, ".env line 2") != NULL, "load_files: naming file and line: %s", err);
+	is_str(env("DOTENV_T_FILE"), "(unset)", "load_files: and nothing of that file is set");
+	ok(chdir(cwd) == 0, "snapshot: back");
+	env_free(env0);
+	env_free(NULL);
+	unsetenv("DOTENV_T_ENV");
+}
+
 int
 main(void)
 {
@@ -350,6 +387,7 @@ main(void)
 	test_caps();
 	test_files();
 	test_env_helpers();
+	test_snapshot();
 
 	unlink(envfile);
 	ok(rmdir(scratch) == 0, "the scratch folder is removed");
