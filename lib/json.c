@@ -1038,8 +1038,8 @@ jw_put(struct jw *jw, const char *s, size_t n)
  * maximal ill-formed subpart as Unicode recommends, so the output is always valid JSON
  * and a reader cannot be confused about where a character ends.
  */
-static int
-put_str(struct buf *b, const char *s, size_t n)
+int
+json_escape(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *e = p + n, *run;
@@ -1175,7 +1175,7 @@ jw_key(struct jw *jw, const char *k)
 	if (!(*l & L_OBJ) || (*l & L_VAL))
 		return jw_fail(jw, EINVAL, mark);
 	if (((*l & L_ITEM) && buf_addc(jw->b, ',') == -1) ||
-	    put_str(jw->b, k, strlen(k)) == -1 || buf_addc(jw->b, ':') == -1)
+	    json_escape(jw->b, k, strlen(k)) == -1 || buf_addc(jw->b, ':') == -1)
 		return jw_fail(jw, errno, mark);
 	*l |= L_ITEM | L_VAL;
 	return 0;
@@ -1197,7 +1197,7 @@ jw_strn(struct jw *jw, const char *s, size_t n)
 
 	if (jw_begin(jw, &mark) == -1)
 		return -1;
-	if (put_str(jw->b, s, n) == -1)
+	if (json_escape(jw->b, s, n) == -1)
 		return jw_fail(jw, errno, mark);
 	return 0;
 }

@@ -125,6 +125,8 @@ int	 jw_bool(struct jw *, int);
 int	 jw_null(struct jw *);
 int	 jw_raw(struct jw *, const char *, size_t);
 int	 jw_error(const struct jw *);
+/* S as a JSON string, quotes included, with no writer state: for a caller's own layout. */
+int	 json_escape(struct buf *, const char *, size_t);
 int	 jw_finish(struct jw *);
 
 #endif

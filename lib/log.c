@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "dotenv.h"
+#include "json.h"
 #include "log.h"
 
 /* The longest program name and errno text we print; a line must keep room for its message. */
@@ -287,114 +288,6 @@ log_timestamp(char *out, size_t cap)
 	return log_timestamp_ts(&ts, out, cap);
 }
 
-/*
- * Check the UTF-8 sequence that starts at p (a NUL-terminated string). Return 1 with its
- * length in *len when it is well formed (no overlong forms, no surrogates, nothing past
- * U+10FFFF), else 0 with the length of its maximal ill-formed prefix, which the caller
- * replaces with a single U+FFFD as Unicode recommends.
- */
-static int
-utf8_seq(const unsigned char *p, size_t *len)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		need = 1;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		need = 2;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		need = 3;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		*len = 1;
-		return 0;
-	}
-	/* The terminating NUL fails the range check, so we never read past it. */
-	for (i = 1; i <= need; i++) {
-		if (p[i] < lo || p[i] > hi) {
-			*len = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*len = need + 1;
-	return 1;
-}
-
-/* Append s as a JSON string: quotes, backslashes and control characters escaped. */
-static int
-json_str(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char e[6];
-	size_t n;
-
-	if (buf_addc(b, '"') == -1)
-		return -1;
-	while (*p != '\0') {
-		/* Copy runs of plain ASCII in one go. */
-		for (n = 0; p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\'; n++)
-			;
-		if (n > 0) {
-			if (buf_add(b, p, n) == -1)
-				return -1;
-			p += n;
-			continue;
-		}
-		if (*p >= 0x80) {
-			if (utf8_seq(p, &n)) {
-				if (buf_add(b, p, n) == -1)
-					return -1;
-			} else if (buf_add(b, "\xef\xbf\xbd", 3) == -1)
-				return -1;
-			p += n;
-			continue;
-		}
-		e[0] = '\\';
-		n = 2;
-		switch (*p) {
-		case '"':
-		case '\\':
-			e[1] = (char)*p;
-			break;
-		case '\b':
-			e[1] = 'b';
-			break;
-		case '\f':
-			e[1] = 'f';
-			break;
-		case '\n':
-			e[1] = 'n';
-			break;
-		case '\r':
-			e[1] = 'r';
-			break;
-		case '\t':
-			e[1] = 't';
-			break;
-		default:
-			memcpy(e + 1, "u00", 3);
-			e[4] = hexdigits[*p >> 4];
-			e[5] = hexdigits[*p & 0xf];
-			n = 6;
-			break;
-		}
-		if (buf_add(b, e, n) == -1)
-			return -1;
-		p++;
-	}
-	return buf_addc(b, '"');
-}
-
 /* Append a serialized JSON value, turning raw CR and LF (whitespace in JSON) into spaces. */
 static int
 json_raw_oneline(struct buf *b, const char *s)
@@ -589,9 +482,9 @@ evlog_write(struct evlog *ev, const char *role, const char *event, const char *d
 	if (buf_adds(b, "{\"timestamp\":\"") == -1 ||
 	    buf_add(b, ts, LOG_TIMESTAMP_LEN) == -1 ||
 	    buf_adds(b, "\",\"role\":") == -1 ||
-	    json_str(b, role) == -1 ||
+	    json_escape(b, role, strlen(role)) == -1 ||
 	    buf_adds(b, ",\"event\":") == -1 ||
-	    json_str(b, event) == -1 ||
+	    json_escape(b, event, strlen(event)) == -1 ||
 	    buf_adds(b, ",\"data\":") == -1 ||
 	    json_raw_oneline(b, data_json) == -1 ||
 	    buf_adds(b, "}\n") == -1)
