@@ -1,6 +1,4 @@
 /* See LICENSE. orket-hookd: the sandbox command, in its own process group, on the loop. */
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -17,6 +15,7 @@
 #include "hookd.h"
 #include "log.h"
 #include "loop.h"
+#include "spawn.h"
 
 /*
  * A run is complete when two things have happened, in either order: the child was reaped
@@ -138,53 +137,15 @@ fail:
 	return NULL;
 }
 
-/* Every descriptor from 3 up is closed before exec; close_range when the kernel has it. */
-static void
-close_from3(void)
-{
-	struct rlimit rl;
-	long fd, max = 65536;
-
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (long)rl.rlim_cur < max)
-		max = (long)rl.rlim_cur;
-	for (fd = 3; fd < max; fd++)
-		close((int)fd);
-}
-
-/*
- * In the child, between fork and exec. The daemon has one thread, so the libc calls here
- * cannot meet a lock another thread held at fork; failure ends in _exit, never in exit.
- */
+/* In the child, between fork and exec: failure ends in _exit, never in exit. */
 static void __attribute__((noreturn))
 child(struct hookd *h, int wfd, char **argv, char **envp)
 {
-	sigset_t none;
-	int sig, nul;
 	char msg[512];
 	size_t n;
 
-	/* A daemon started with 0, 1 or 2 closed could have the pipe there. */
-	if (wfd < 3 && (wfd = fcntl(wfd, F_DUPFD, 3)) == -1)
+	if (spawn_child_setup(wfd, wfd, h->loop.sigblocked ? &h->loop.oldmask : NULL) == -1)
 		_exit(126);
-	setsid();
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	if (h->loop.sigblocked)
-		sigprocmask(SIG_SETMASK, &h->loop.oldmask, NULL);
-	else {
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
-	if ((nul = open("/dev/null", O_RDONLY)) == -1 || dup2(nul, 0) == -1 ||
-	    dup2(wfd, 1) == -1 || dup2(wfd, 2) == -1)
-		_exit(126);
-	close_from3();
 	execvpe(argv[0], argv, envp);
 	n = (size_t)snprintf(msg, sizeof(msg), "orket-hookd: unable to run %s: %s\n", argv[0],
 	    strerror(errno));

@@ -1,7 +1,5 @@
 /* See LICENSE. orket-httpd: runs are runner processes, watched from the loop. */
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -15,6 +13,7 @@
 #include <unistd.h>
 
 #include "dotenv.h"
+#include "spawn.h"
 #include "httpd.h"
 
 /*
@@ -164,62 +163,21 @@ fail:
 	return NULL;
 }
 
-/* Every descriptor from 3 up is closed before exec; close_range when the kernel has it. */
-static void
-close_from3(void)
-{
-	struct rlimit rl;
-	long fd, max = 65536;
-
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (long)rl.rlim_cur < max)
-		max = (long)rl.rlim_cur;
-	for (fd = 3; fd < max; fd++)
-		close((int)fd);
-}
-
 /*
  * In the child, between fork and exec: a new session and group, default signals, stdin
- * from /dev/null, stdout the pipe, stderr the daemon's (for s6-log). The daemon has one
- * thread, so no lock can be held here; failures end in _exit.
+ * at end of file, stdout the pipe, stderr the daemon's (for s6-log); failures end in
+ * _exit.
  */
 static void __attribute__((noreturn))
 child(struct httpd *h, int wfd, int argc, char **argv, char **envp, int builtin,
     const char *prog)
 {
-	sigset_t none;
 	char msg[512];
 	size_t n;
-	int sig, nul, e;
+	int e;
 
-	if (wfd < 3 && (wfd = fcntl(wfd, F_DUPFD, 3)) == -1)
+	if (spawn_child_setup(wfd, -1, h->loop.sigblocked ? &h->loop.oldmask : NULL) == -1)
 		_exit(126);
-	setsid();
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	if (h->loop.sigblocked)
-		sigprocmask(SIG_SETMASK, &h->loop.oldmask, NULL);
-	else {
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
-	/* Standard input at end of file: /dev/null, or an empty pipe where there is none. */
-	if ((nul = open("/dev/null", O_RDONLY)) == -1) {
-		int p[2];
-
-		if (pipe(p) == -1)
-			_exit(126);
-		close(p[1]);
-		nul = p[0];
-	}
-	if (dup2(nul, 0) == -1 || dup2(wfd, 1) == -1)
-		_exit(126);
-	close_from3();
 	if (builtin) {
 		/* Without a path to this program, the built-in runner runs in the fork itself. */
 		if (h->self[0] == '\0') {
