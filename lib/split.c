@@ -17,10 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include "bearssl_hash.h"
 #include "buf.h"
 #include "log.h"
 #include "sha256.h"
 #include "split.h"
+
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 
 /*
  * How git-subtree.sh (git 2.39) splits, and so what this file reproduces:
@@ -96,9 +102,18 @@ struct split_cache {
 	int		 dirty;
 };
 
+struct newobj {
+	char		*data;
+	size_t		 len;
+};
+
 struct ctx {
-	git_repository	*repo;
-	git_odb		*odb;
+	git_repository	*main;		/* the caller's: refs and config */
+	git_repository	*repo;		/* over odb: reads, walks, graph */
+	git_odb		*odb;		/* the repository's objects, new ones in memory */
+	git_odb_backend	*mempack;
+	struct newobj	*nobj;		/* what goes into the pack */
+	size_t		 nwritten, capobj;
 	const char	*prefix;
 	char		*commit_enc;	/* i18n.commitEncoding, NULL for UTF-8 */
 	char		*out_enc;	/* the log output encoding */
@@ -754,10 +769,33 @@ copy_commit(struct ctx *c, const git_oid *rev, const git_oid *tree, const git_oi
 		goto oom;
 	if (c->commit_enc == NULL && fix_utf8(&nb) == -1)
 		goto oom;
-	if (git_odb_write(out, c->odb, nb.p, nb.len, GIT_OBJECT_COMMIT) < 0) {
+	if (git_odb_hash(out, nb.p, nb.len, GIT_OBJECT_COMMIT) < 0) {
+		gitfail(c, "unable to hash a split commit");
+		goto out;
+	}
+	/*
+	 * No refresh of the pack folder when the commit is new (it is, mostly), and a write
+	 * straight into memory: git_odb_write would first try to freshen a loose file.
+	 */
+	if (git_odb_exists_ext(c->odb, out, GIT_ODB_LOOKUP_NO_REFRESH)) {
+		rc = 0;		/* made before, by us or by git subtree */
+		goto out;
+	}
+	if (c->mempack->write(c->mempack, out, nb.p, nb.len, GIT_OBJECT_COMMIT) < 0) {
 		gitfail(c, "unable to write a split commit");
 		goto out;
 	}
+	if (c->nwritten == c->capobj) {
+		size_t nc = c->capobj ? c->capobj * 2 : 256;
+		struct newobj *nv = realloc(c->nobj, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			goto oom;
+		c->nobj = nv;
+		c->capobj = nc;
+	}
+	c->nobj[c->nwritten].len = nb.len;
+	c->nobj[c->nwritten++].data = buf_steal(&nb);
 	rc = 0;
 	goto out;
 oom:
@@ -1090,7 +1128,7 @@ unrev_add(struct ctx *c, struct seeds *s, const char *rev)
 	/* try_remove_previous: hide REV^ when it exists. */
 	if ((size_t)snprintf(spec, sizeof(spec), "%s^", rev) >= sizeof(spec))
 		return 0;
-	r = git_revparse_single(&o, c->repo, spec);
+	r = git_revparse_single(&o, c->main, spec);
 	if (r < 0) {
 		git_error_clear();
 		return 0;
@@ -1246,7 +1284,7 @@ read_splits(struct ctx *c, const git_oid *match, size_t nmatch, struct seeds *s)
 			char spec[512];
 
 			if ((size_t)snprintf(spec, sizeof(spec), "%s^{commit}", f[1].p) >=
-			    sizeof(spec) || git_revparse_single(&o, c->repo, spec) < 0) {
+			    sizeof(spec) || git_revparse_single(&o, c->main, spec) < 0) {
 				git_error_clear();
 				seterr(c, "could not rev-parse split hash %s from commit %s"
 				    " (git subtree fails too)", f[1].p, sq.p ? sq.p : "");
@@ -2073,6 +2111,123 @@ oom:
 	return -1;
 }
 
+/*
+ * The split commits are written to memory and reach the repository as one pack at the
+ * end: a loose object per commit costs a file, and on a cold split of thousands of
+ * commits that is half the time. The odb is our own (the caller's repository is not
+ * touched until the pack is in place), with a fake repository over it for the walks.
+ */
+static int
+open_objects(struct ctx *c)
+{
+	struct buf path = BUF_INIT(PATH_MAX);
+
+	if (buf_addf(&path, "%sobjects", git_repository_commondir(c->main)) == -1) {
+		seterr(c, "out of memory");
+		return -1;
+	}
+	if (git_odb_open(&c->odb, path.p) < 0 || git_mempack_new(&c->mempack) < 0) {
+		gitfail(c, "unable to open the object database");
+		goto fail;
+	}
+	if (git_odb_add_backend(c->odb, c->mempack, 1000) < 0) {
+		gitfail(c, "unable to open the object database");
+		c->mempack->free(c->mempack);
+		c->mempack = NULL;
+		goto fail;
+	}
+	if (git_repository_wrap_odb(&c->repo, c->odb) < 0) {
+		gitfail(c, "unable to open the object database");
+		goto fail;
+	}
+	buf_free(&path);
+	return 0;
+fail:
+	buf_free(&path);
+	git_odb_free(c->odb);
+	c->odb = NULL;
+	c->mempack = NULL;
+	return -1;
+}
+
+/*
+ * The new commits as one pack: no deltas (commits barely delta), fast deflate; git's
+ * indexer (through the odb) checks it and writes the index next to it.
+ */
+static int
+flush_objects(struct ctx *c)
+{
+	struct buf pack = BUF_INIT(SIZE_MAX);
+	br_sha1_context sha;
+	unsigned char hdr[16], sum[20];
+	git_odb *odb = NULL;
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats;
+	size_t i, k, sz;
+	int rc = -1;
+
+	if (c->nwritten == 0)
+		return 0;
+	hdr[0] = 'P', hdr[1] = 'A', hdr[2] = 'C', hdr[3] = 'K';
+	hdr[4] = hdr[5] = hdr[6] = 0, hdr[7] = 2;
+	for (i = 0; i < 4; i++)
+		hdr[8 + i] = (unsigned char)(c->nwritten >> (24 - 8 * i));
+	if (buf_add(&pack, hdr, 12) == -1)
+		goto oom;
+	for (i = 0; i < c->nwritten; i++) {
+		uLongf zl;
+
+		sz = c->nobj[i].len;
+		k = 0;
+		hdr[k++] = (unsigned char)((GIT_OBJECT_COMMIT << 4) | (sz & 15) | (sz > 15 ? 0x80 : 0));
+		for (sz >>= 4; sz > 0; sz >>= 7)
+			hdr[k++] = (unsigned char)((sz & 0x7f) | (sz > 0x7f ? 0x80 : 0));
+		zl = compressBound((uLong)c->nobj[i].len);
+		if (buf_add(&pack, hdr, k) == -1 || buf_reserve(&pack, zl) == -1)
+			goto oom;
+		if (compress2((Bytef *)pack.p + pack.len, &zl, (const Bytef *)c->nobj[i].data,
+		    (uLong)c->nobj[i].len, 1) != Z_OK)
+			goto oom;
+		pack.len += zl;
+	}
+	br_sha1_init(&sha);
+	br_sha1_update(&sha, pack.p, pack.len);
+	br_sha1_out(&sha, sum);
+	if (buf_add(&pack, sum, sizeof(sum)) == -1)
+		goto oom;
+	if (git_repository_odb(&odb, c->main) < 0 || git_odb_write_pack(&wp, odb, NULL, NULL) < 0) {
+		gitfail(c, "unable to write the split commits");
+		goto out;
+	}
+	memset(&stats, 0, sizeof(stats));
+	if (wp->append(wp, pack.p, pack.len, &stats) < 0 || wp->commit(wp, &stats) < 0) {
+		gitfail(c, "unable to write the split commits");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	seterr(c, "out of memory");
+out:
+	if (wp != NULL)
+		wp->free(wp);
+	git_odb_free(odb);
+	buf_free(&pack);
+	return rc;
+}
+
+static void
+free_objects(struct ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nwritten; i++)
+		free(c->nobj[i].data);
+	free(c->nobj);
+	c->nobj = NULL;
+	c->nwritten = c->capobj = 0;
+}
+
 int
 split_subtree(git_repository *repo, const char *prefix, const git_oid *commit,
     split_cache *sc, git_oid *out, char *err, size_t errlen)
@@ -2087,7 +2242,7 @@ split_subtree(git_repository *repo, const char *prefix, const git_oid *commit,
 	int rc = SPLIT_EGIT, r, use_memo = 0;
 
 	memset(&c, 0, sizeof(c));
-	c.repo = repo;
+	c.main = repo;
 	c.prefix = prefix;
 	c.err = err;
 	c.errlen = errlen;
@@ -2102,10 +2257,8 @@ split_subtree(git_repository *repo, const char *prefix, const git_oid *commit,
 		seterr(&c, "the split cache is for '%s', not '%s'", sc->prefix, prefix);
 		return SPLIT_EGIT;
 	}
-	if (git_repository_odb(&c.odb, repo) < 0) {
-		gitfail(&c, "unable to open the object database");
+	if (open_objects(&c) == -1)
 		return SPLIT_EGIT;
-	}
 	if (git_repository_config_snapshot(&cfg, repo) < 0)
 		git_error_clear();
 	c.commit_enc = config_str(cfg, "i18n.commitEncoding");
@@ -2148,7 +2301,11 @@ split_subtree(git_repository *repo, const char *prefix, const git_oid *commit,
 		rc = SPLIT_ENOHISTORY;
 	} else
 		rc = SPLIT_OK;
-
+	/* The objects first: a cache must never name a commit that is not there. */
+	if (flush_objects(&c) == -1) {
+		rc = SPLIT_EGIT;
+		goto out;
+	}
 	if (sc != NULL) {
 		if (!use_memo) {
 			cache_clear_memo(sc);
@@ -2190,8 +2347,10 @@ out:
 	oidv_free(&newfound);
 	oidv_free(&pairs);
 	buf_free(&enc);
+	free_objects(&c);
 	free(c.commit_enc);
 	free(c.out_enc);
+	git_repository_free(c.repo);
 	git_odb_free(c.odb);
 	return rc;
 }
