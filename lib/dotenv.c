@@ -1,4 +1,5 @@
 /* See LICENSE. .env files: parse the whole file, then set its variables. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "dotenv.h"
+#include "json.h"
 
 struct pair {
 	const char	*key;
@@ -426,4 +428,102 @@ dotenv_load_files(const char *envfile, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+char *
+env_dup(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		v = def;
+	return v ? strdup(v) : NULL;
+}
+
+int
+env_int(const char *name, int def, int min, int max, int *out, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	while (isspace((unsigned char)*v))
+		v++;
+	if (*v == '\0')
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno || *end != '\0' || n < min || n > max) {
+		snprintf(err, errlen, "%s must be a whole number from %d to %d", name, min, max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+int
+env_argv(const char *name, int max, char **argv, int *argc, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	jsmntok_t toks[ENV_ARGV_MAX + 2];
+	struct json j;
+	char *copy, *w, *save;
+	int i, t;
+
+	*argc = 0;
+	if (max > ENV_ARGV_MAX)
+		max = ENV_ARGV_MAX;
+	for (i = 0; i <= max; i++)
+		argv[i] = NULL;
+	if (v == NULL)
+		return 0;
+	while (isspace((unsigned char)*v))
+		v++;
+	if (*v == '\0')
+		return 0;
+	if (*v == '[') {
+		if (json_parse(&j, v, strlen(v), toks, (unsigned)max + 2) != 0 ||
+		    json_type(&j, 0) != JSON_ARRAY || json_size(&j, 0) < 1 ||
+		    json_size(&j, 0) > max) {
+			snprintf(err, errlen, "%s must be a JSON array of 1 to %d strings", name,
+			    max);
+			return -1;
+		}
+		for (i = 0, t = 1; i < json_size(&j, 0); i++, t = json_next(&j, t)) {
+			if (json_type(&j, t) != JSON_STRING ||
+			    (argv[i] = json_strdup(&j, t)) == NULL) {
+				snprintf(err, errlen, "%s must be a JSON array of strings", name);
+				return -1;
+			}
+			(*argc)++;
+		}
+		if (argv[0][0] == '\0') {
+			snprintf(err, errlen, "%s names an empty program", name);
+			return -1;
+		}
+		return 0;
+	}
+	if ((copy = strdup(v)) == NULL)
+		goto nomem;
+	for (w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+		if (*argc == max) {
+			free(copy);
+			snprintf(err, errlen, "%s has more than %d words", name, max);
+			return -1;
+		}
+		argv[(*argc)++] = strdup(w);
+	}
+	free(copy);
+	for (i = 0; i < *argc; i++)
+		if (argv[i] == NULL)
+			goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "unable to allocate for %s", name);
+	return -1;
 }

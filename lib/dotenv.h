@@ -78,6 +78,23 @@ void	 env_restore(char *const *);
 void	 env_free(char **);
 int	 dotenv_load_files(const char *envfile, char *err, size_t errlen);
 
+/*
+ * Reading a daemon's variables. env_dup: a copy of the value, or of DEF when it is unset
+ * or empty (NULL only for a NULL DEF, or ENOMEM). env_int: DEF when unset or blank, else
+ * a whole decimal number in [min, max], surrounding blanks allowed; anything else is a
+ * configuration error (-1, ERR names the variable), never a silent default. env_argv: a
+ * command as a JSON array of 1 to MAX (at most ENV_ARGV_MAX) strings, or as words
+ * separated by blanks (no quoting), into ARGV (MAX + 1 slots, NULL-ended) and *ARGC; unset
+ * or blank leaves *ARGC at 0. An empty program name is refused.
+ */
+#define ENV_ARGV_MAX	64
+
+char	*env_dup(const char *name, const char *def);
+int	 env_int(const char *name, int def, int min, int max, int *out, char *err,
+	    size_t errlen);
+int	 env_argv(const char *name, int max, char **argv, int *argc, char *err,
+	    size_t errlen);
+
 /* 1 when the variable is 1, true, yes or on (spaces trimmed, any case), else 0. */
 int	 env_truthy(const char *name);
 

@@ -17,97 +17,6 @@ seterr(char *err, size_t errlen, const char *fmt, const char *name)
 	return -1;
 }
 
-/* A copy of the variable, or of def when it is unset or empty; NULL only for NULL def. */
-static char *
-envdup(const char *name, const char *def)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || *v == '\0')
-		v = def;
-	return v ? strdup(v) : NULL;
-}
-
-/*
- * An integer variable: def when unset or blank; otherwise it must be a whole decimal
- * number in [min, max] (surrounding blanks allowed, as Python's int() allows them).
- */
-static int
-envint(const char *name, int def, int min, int max, int *out, char *err, size_t errlen)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	*out = def;
-	if (v == NULL)
-		return 0;
-	while (isspace((unsigned char)*v))
-		v++;
-	if (*v == '\0')
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (errno || *end != '\0' || n < min || n > max) {
-		snprintf(err, errlen, "%s must be a whole number from %d to %d", name, min, max);
-		return -1;
-	}
-	*out = (int)n;
-	return 0;
-}
-
-/*
- * ORKET_SANDBOX_COMMAND: a JSON array of strings, or words separated by blanks (no
- * quoting: use the JSON form for arguments with spaces).
- */
-static int
-sandbox_argv(struct hookd_config *c, char *err, size_t errlen)
-{
-	const char *v = getenv("ORKET_SANDBOX_COMMAND");
-	jsmntok_t toks[HOOKD_SANDBOX_ARGV_MAX + 2];
-	struct json j;
-	char *copy, *w, *save;
-	int i, t;
-
-	if (v == NULL || *v == '\0')
-		return 0;
-	while (isspace((unsigned char)*v))
-		v++;
-	if (*v == '[') {
-		if (json_parse(&j, v, strlen(v), toks, HOOKD_SANDBOX_ARGV_MAX + 2) != 0 ||
-		    json_type(&j, 0) != JSON_ARRAY || json_size(&j, 0) < 1 ||
-		    json_size(&j, 0) > HOOKD_SANDBOX_ARGV_MAX)
-			return seterr(err, errlen, "%s must be a JSON array of 1 to 32 strings",
-			    "ORKET_SANDBOX_COMMAND");
-		for (i = 0, t = 1; i < json_size(&j, 0); i++, t = json_next(&j, t)) {
-			if (json_type(&j, t) != JSON_STRING ||
-			    (c->sandbox_argv[i] = json_strdup(&j, t)) == NULL)
-				return seterr(err, errlen, "%s must be a JSON array of strings",
-				    "ORKET_SANDBOX_COMMAND");
-			c->sandbox_argc++;
-		}
-		return 0;
-	}
-	if ((copy = strdup(v)) == NULL)
-		return seterr(err, errlen, "unable to allocate for %s", "ORKET_SANDBOX_COMMAND");
-	for (w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-		if (c->sandbox_argc == HOOKD_SANDBOX_ARGV_MAX) {
-			free(copy);
-			return seterr(err, errlen, "%s has more than 32 words",
-			    "ORKET_SANDBOX_COMMAND");
-		}
-		c->sandbox_argv[c->sandbox_argc++] = strdup(w);
-	}
-	free(copy);
-	for (i = 0; i < c->sandbox_argc; i++)
-		if (c->sandbox_argv[i] == NULL)
-			return seterr(err, errlen, "unable to allocate for %s",
-			    "ORKET_SANDBOX_COMMAND");
-	return 0;
-}
-
 int
 hookd_config_load(struct hookd_config *c, char *err, size_t errlen)
 {
@@ -132,21 +41,21 @@ hookd_config_load(struct hookd_config *c, char *err, size_t errlen)
 		c->secret_prev = strdup(v);
 		c->secret_prevlen = n;
 	}
-	c->host = envdup("ORKET_WEBHOOK_HOST", "127.0.0.1");
-	if (envint("ORKET_WEBHOOK_PORT", 8080, 0, 65535, &c->port, err, errlen) == -1)
+	c->host = env_dup("ORKET_WEBHOOK_HOST", "127.0.0.1");
+	if (env_int("ORKET_WEBHOOK_PORT", 8080, 0, 65535, &c->port, err, errlen) == -1)
 		return -1;
 	/* As the original: a limit below 1 is 1; but garbage is an error, not a silent 60. */
-	if (envint("ORKET_RATE_LIMIT", 60, -1000000, 1000000, &c->rate_limit, err, errlen) == -1)
+	if (env_int("ORKET_RATE_LIMIT", 60, -1000000, 1000000, &c->rate_limit, err, errlen) == -1)
 		return -1;
 	if (c->rate_limit < 1)
 		c->rate_limit = 1;
 	c->test_enabled = env_truthy("ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT");
 	if ((v = env_nonblank("ORKET_WEBHOOK_TEST_TOKEN")) != NULL)
 		c->test_token = strdup(v);
-	if (envint("ORKET_REVIEW_ESCALATE_AT", 3, 1, 1000, &c->escalate_at, err, errlen) == -1 ||
-	    envint("ORKET_REVIEW_REJECT_AT", 4, 1, 1000, &c->reject_at, err, errlen) == -1)
+	if (env_int("ORKET_REVIEW_ESCALATE_AT", 3, 1, 1000, &c->escalate_at, err, errlen) == -1 ||
+	    env_int("ORKET_REVIEW_REJECT_AT", 4, 1, 1000, &c->reject_at, err, errlen) == -1)
 		return -1;
-	c->gitea_url = envdup("GITEA_URL", "http://localhost:3000");
+	c->gitea_url = env_dup("GITEA_URL", "http://localhost:3000");
 	if (c->gitea_url) {
 		n = strlen(c->gitea_url);
 		while (n > 0 && c->gitea_url[n - 1] == '/')
@@ -159,12 +68,12 @@ hookd_config_load(struct hookd_config *c, char *err, size_t errlen)
 			return seterr(err, errlen, "%s must not hold credentials: use "
 			    "GITEA_ADMIN_USER and GITEA_ADMIN_PASSWORD or GITEA_TOKEN", "GITEA_URL");
 	}
-	c->gitea_user = envdup("GITEA_ADMIN_USER", "Orket");
+	c->gitea_user = env_dup("GITEA_ADMIN_USER", "Orket");
 	if ((v = getenv("GITEA_ADMIN_PASSWORD")) != NULL && *v)
 		c->gitea_password = strdup(v);
 	if ((v = env_nonblank("GITEA_TOKEN")) != NULL)
 		c->gitea_token = strdup(v);
-	c->gitea_ca_file = envdup("GITEA_CA_FILE", NULL);
+	c->gitea_ca_file = env_dup("GITEA_CA_FILE", NULL);
 	if ((v = env_nonblank("ORKET_API_URL")) != NULL) {
 		c->api_url = strdup(v);
 		n = strlen(c->api_url);
@@ -173,20 +82,21 @@ hookd_config_load(struct hookd_config *c, char *err, size_t errlen)
 	}
 	if ((v = getenv("ORKET_API_KEY")) != NULL && *v)
 		c->api_key = strdup(v);
-	if (sandbox_argv(c, err, errlen) == -1)
+	if (env_argv("ORKET_SANDBOX_COMMAND", HOOKD_SANDBOX_ARGV_MAX, c->sandbox_argv,
+	    &c->sandbox_argc, err, errlen) == -1)
 		return -1;
-	if (envint("ORKET_SANDBOX_TIMEOUT_SEC", 600, 1, 86400, &sec, err, errlen) == -1)
+	if (env_int("ORKET_SANDBOX_TIMEOUT_SEC", 600, 1, 86400, &sec, err, errlen) == -1)
 		return -1;
 	c->sandbox_timeout_ms = sec * 1000;
-	c->sandbox_env_allow = envdup("ORKET_SANDBOX_ENV_ALLOW", NULL);
-	if (envint("ORKET_OUTBOX_MAX_ATTEMPTS", 10, 1, 1000, &c->outbox_max_attempts, err,
+	c->sandbox_env_allow = env_dup("ORKET_SANDBOX_ENV_ALLOW", NULL);
+	if (env_int("ORKET_OUTBOX_MAX_ATTEMPTS", 10, 1, 1000, &c->outbox_max_attempts, err,
 	    errlen) == -1 ||
-	    envint("ORKET_OUTBOX_BACKOFF_MS", 1000, 1, 3600000, &c->outbox_backoff_ms, err,
+	    env_int("ORKET_OUTBOX_BACKOFF_MS", 1000, 1, 3600000, &c->outbox_backoff_ms, err,
 	    errlen) == -1 ||
-	    envint("ORKET_OUTBOX_TIMEOUT_MS", 10000, 100, 3600000, &c->outbox_timeout_ms, err,
+	    env_int("ORKET_OUTBOX_TIMEOUT_MS", 10000, 100, 3600000, &c->outbox_timeout_ms, err,
 	    errlen) == -1 ||
-	    envint("ORKET_OUTBOX_PARALLEL", 8, 1, 256, &c->outbox_parallel, err, errlen) == -1 ||
-	    envint("ORKET_WEBHOOK_MAX_CONNS", 1024, 1, HTTP_CONNS_LIMIT, &c->conns_max, err,
+	    env_int("ORKET_OUTBOX_PARALLEL", 8, 1, 256, &c->outbox_parallel, err, errlen) == -1 ||
+	    env_int("ORKET_WEBHOOK_MAX_CONNS", 1024, 1, HTTP_CONNS_LIMIT, &c->conns_max, err,
 	    errlen) == -1)
 		return -1;
 	if ((v = env_nonblank("ORKET_DURABILITY")) != NULL) {
@@ -195,9 +105,9 @@ hookd_config_load(struct hookd_config *c, char *err, size_t errlen)
 		else if (strcmp(v, "normal") != 0)
 			return seterr(err, errlen, "%s must be normal or full", "ORKET_DURABILITY");
 	}
-	c->webhook_db = envdup("ORKET_WEBHOOK_DB", ".orket/webhook.db");
-	c->runtime_db = envdup("ORKET_RUNTIME_DB", "orket_persistence.db");
-	c->event_log = envdup("ORKET_EVENT_LOG", "workspace/default/hookd.log");
+	c->webhook_db = env_dup("ORKET_WEBHOOK_DB", ".orket/webhook.db");
+	c->runtime_db = env_dup("ORKET_RUNTIME_DB", "orket_persistence.db");
+	c->event_log = env_dup("ORKET_EVENT_LOG", "workspace/default/hookd.log");
 	if (c->secret == NULL || c->host == NULL || c->gitea_url == NULL ||
 	    c->gitea_user == NULL || c->webhook_db == NULL || c->runtime_db == NULL ||
 	    c->event_log == NULL)

@@ -372,6 +372,80 @@ test_snapshot(void)
 	unsetenv("DOTENV_T_ENV");
 }
 
+static void
+argv_free(char **argv, int n)
+{
+	int i;
+
+	for (i = 0; i <= n && i <= ENV_ARGV_MAX; i++) {
+		free(argv[i]);
+		argv[i] = NULL;
+	}
+}
+
+/* The daemons' typed variables: whole numbers in a range, commands as argv, with caps. */
+static void
+test_typed(void)
+{
+	char *argv[ENV_ARGV_MAX + 1], err[256], big[4096], *d;
+	int argc, v, i;
+	size_t n;
+
+	setenv("DOTENV_T_INT", " 42 ", 1);
+	ok(env_int("DOTENV_T_INT", 7, 1, 42, &v, err, sizeof(err)) == 0 && v == 42,
+	    "env_int: the top of the range, blanks around");
+	setenv("DOTENV_T_INT", "43", 1);
+	ok(env_int("DOTENV_T_INT", 7, 1, 42, &v, err, sizeof(err)) == -1 &&
+	    strcmp(err, "DOTENV_T_INT must be a whole number from 1 to 42") == 0,
+	    "env_int: one past it is an error naming the variable: %s", err);
+	setenv("DOTENV_T_INT", "4x", 1);
+	is_int(env_int("DOTENV_T_INT", 7, 1, 42, &v, err, sizeof(err)), -1, "env_int: 4x is no number");
+	setenv("DOTENV_T_INT", "  ", 1);
+	ok(env_int("DOTENV_T_INT", 7, 1, 42, &v, err, sizeof(err)) == 0 && v == 7,
+	    "env_int: blank is the default");
+	unsetenv("DOTENV_T_INT");
+	ok((d = env_dup("DOTENV_T_INT", "def")) != NULL && strcmp(d, "def") == 0,
+	    "env_dup: unset is the default");
+	free(d);
+
+	for (n = 0, i = 0; i < 32; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "w%d ", i);
+	setenv("DOTENV_T_CMD", big, 1);
+	ok(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)) == 0 && argc == 32 &&
+	    strcmp(argv[31], "w31") == 0 && argv[32] == NULL, "env_argv: 32 words, the cap");
+	argv_free(argv, argc);
+	snprintf(big + n, sizeof(big) - n, "w32");
+	setenv("DOTENV_T_CMD", big, 1);
+	ok(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)) == -1 &&
+	    strcmp(err, "DOTENV_T_CMD has more than 32 words") == 0,
+	    "env_argv: 33 words are refused: %s", err);
+	argv_free(argv, argc);
+	for (n = 1, big[0] = '[', i = 0; i < 32; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"a %d\"", i ? "," : "", i);
+	snprintf(big + n, sizeof(big) - n, "]");
+	setenv("DOTENV_T_CMD", big, 1);
+	ok(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)) == 0 && argc == 32 &&
+	    strcmp(argv[0], "a 0") == 0, "env_argv: a JSON array of 32, spaces kept");
+	argv_free(argv, argc);
+	snprintf(big + n, sizeof(big) - n, ",\"x\"]");
+	setenv("DOTENV_T_CMD", big, 1);
+	ok(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)) == -1 &&
+	    strstr(err, "1 to 32 strings") != NULL, "env_argv: 33 in JSON are refused: %s", err);
+	argv_free(argv, argc);
+	setenv("DOTENV_T_CMD", "[\"\", \"x\"]", 1);
+	ok(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)) == -1 &&
+	    strstr(err, "empty program") != NULL, "env_argv: an empty program is refused");
+	argv_free(argv, argc);
+	setenv("DOTENV_T_CMD", "[1]", 1);
+	is_int(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)), -1,
+	    "env_argv: numbers are not strings");
+	argv_free(argv, argc);
+	setenv("DOTENV_T_CMD", " \t ", 1);
+	ok(env_argv("DOTENV_T_CMD", 32, argv, &argc, err, sizeof(err)) == 0 && argc == 0,
+	    "env_argv: blank is no command");
+	unsetenv("DOTENV_T_CMD");
+}
+
 int
 main(void)
 {
@@ -388,6 +462,7 @@ main(void)
 	test_files();
 	test_env_helpers();
 	test_snapshot();
+	test_typed();
 
 	unlink(envfile);
 	ok(rmdir(scratch) == 0, "the scratch folder is removed");
