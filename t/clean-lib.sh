@@ -5,10 +5,11 @@ REG=$TEST_TOP/build/t/tools/registry
 command -v git >/dev/null && git subtree -h 2>&1 | grep -q 'git subtree' && test_set_prereq GIT
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t \
 	GIT_COMMITTER_EMAIL=t@example.com GIT_CONFIG_NOSYSTEM=1 HOME=$TRASH
-NOW=$(date +%s)
 
-# ago N: the epoch time N days (and optional extra seconds, $2) before NOW.
-ago() { echo $((NOW - $1 * 86400 - ${2:-0})); }
+# ago N: the epoch time N days (and optional extra seconds, $2) before now. It reads the
+# clock each time: under valgrind a script runs for minutes, and a threshold test that
+# sets a time a minute short of N days must run within that minute of setting it.
+ago() { echo $(($(date +%s) - $1 * 86400 - ${2:-0})); }
 # iso EPOCH: Python isoformat in UTC.
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S+00:00; }
 # age PATH EPOCH: every file and folder in PATH gets that mtime.

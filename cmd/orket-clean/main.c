@@ -62,21 +62,19 @@ days(const char *s, const char *what)
 	return v < 1 ? 1 : v;
 }
 
-/* Trimmed copy of s; the program lives briefly, and these few strings with it. */
+/* Trim blanks in place: argv and the environment are ours to change, and nothing to free. */
 static char *
-trim(const char *s)
+trim(char *s)
 {
 	size_t n;
-	char *t;
 
 	while (*s == ' ' || *s == '\t' || *s == '\n')
 		s++;
 	n = strlen(s);
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n'))
 		n--;
-	if ((t = strndup(s, n)) == NULL)
-		log_fatalsys(111, "out of memory");
-	return t;
+	s[n] = '\0';
+	return s;
 }
 
 int
@@ -84,7 +82,7 @@ main(int argc, char **argv)
 {
 	struct clean_config cfg;
 	const char *v, *ad = NULL, *hd = NULL;
-	char **projects;
+	char *sd, *projects[argc > 0 ? argc : 1];
 	int i, rc;
 
 	log_prog = "orket-clean";
@@ -92,13 +90,11 @@ main(int argc, char **argv)
 	cfg.repo_root = ".";
 	cfg.registry_path = ".orket/project_publish_registry.json";
 	cfg.archive_dir = ".orket/local_archive/projects";
-	cfg.source_dir = getenv("PROJECT_CLEANUP_SOURCE_DIR");
+	sd = getenv("PROJECT_CLEANUP_SOURCE_DIR");
 	if ((v = getenv("PROJECT_CLEANUP_ARCHIVE_DAYS")) != NULL && *v != '\0')
 		ad = v;
 	if ((v = getenv("PROJECT_CLEANUP_HARD_DELETE_DAYS")) != NULL && *v != '\0')
 		hd = v;
-	if ((projects = calloc((size_t)argc, sizeof(*projects))) == NULL)
-		log_fatalsys(111, "out of memory");
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -126,7 +122,7 @@ main(int argc, char **argv)
 		} else if ((v = optval(argc, argv, &i, "--archive-dir")) != NULL) {
 			cfg.archive_dir = v;
 		} else if ((v = optval(argc, argv, &i, "--source-dir")) != NULL) {
-			cfg.source_dir = v;
+			sd = (char *)v;	/* it points into argv, which is ours */
 		} else if ((v = optval(argc, argv, &i, "--archive-days")) != NULL) {
 			ad = v;
 		} else if ((v = optval(argc, argv, &i, "--hard-delete-days")) != NULL) {
@@ -138,7 +134,7 @@ main(int argc, char **argv)
 	}
 	cfg.archive_days = ad != NULL ? days(ad, "--archive-days") : 45;
 	cfg.hard_delete_days = hd != NULL ? days(hd, "--hard-delete-days") : 90;
-	cfg.source_dir = trim(cfg.source_dir != NULL ? cfg.source_dir : "");
+	cfg.source_dir = sd != NULL ? trim(sd) : "";
 	/* Blank names are dropped, as the original did. */
 	{
 		size_t k, n = 0;
@@ -148,8 +144,6 @@ main(int argc, char **argv)
 
 			if (*t != '\0')
 				projects[n++] = t;
-			else
-				free(t);
 		}
 		cfg.nprojects = n;
 	}
