@@ -1328,23 +1328,33 @@ matches(struct ctx *c, regex_t *re, const git_oid *id, int *yes)
 {
 	struct buf text = BUF_INIT(SIZE_MAX), line = BUF_INIT(SIZE_MAX);
 	git_odb_object *obj = NULL;
+	git_commit *cm;
 	struct parsed p;
 	size_t i, eol;
 	const char *raw;
 	size_t rawlen;
+	int hit;
 
 	*yes = 0;
+	/*
+	 * Cheap test first, on the parsed commit (which the walk reuses from libgit2's
+	 * cache): every match holds this string.
+	 */
+	if (git_commit_lookup(&cm, c->repo, id) < 0) {
+		gitfail(c, "unable to read commit");
+		return -1;
+	}
+	raw = git_commit_message_raw(cm);
+	hit = raw != NULL && strstr(raw, "git-subtree-dir: ") != NULL;
+	git_commit_free(cm);
+	if (!hit)
+		return 0;
 	if (git_odb_read(&obj, c->odb, id) < 0) {
 		gitfail(c, "unable to read commit");
 		return -1;
 	}
 	raw = git_odb_object_data(obj);
 	rawlen = git_odb_object_size(obj);
-	/* Cheap test first: every match holds this string. */
-	if (rawlen < 17 || memmem(raw, rawlen, "git-subtree-dir: ", 17) == NULL) {
-		git_odb_object_free(obj);
-		return 0;
-	}
 	if (log_text(c, raw, rawlen, &text) == -1)
 		goto oom;
 	parse_commit_text(text.p, text.len, &p);

@@ -284,8 +284,8 @@ nested)
 	c 'abc 3' a/b/c/deeper/f
 	;;
 big)
-	# n commits on main; every 50th is the merge of a side branch forked three commits
-	# earlier; the prefix p is touched by about a third of the commits. fast-import makes
+	# n commits in all; every 50th step on main merges a side branch (one or two commits)
+	# forked three commits earlier; the prefix p is touched by about a third of the commits. fast-import makes
 	# it in seconds where one `git commit` per commit takes minutes.
 	awk -v n="$n" -v t="$tick" '
 	function commit(mark, ref, msg, parents, path, content,   np, i, p) {
@@ -304,8 +304,8 @@ big)
 		mark = 1; nm = 1; main[1] = 1
 		commit(1, "refs/heads/main", "root", "", "README", "root")
 		i = 1
-		while (i < n) {
-			if (i % 50 == 0 && nm > 3) {
+		while (mark < n) {
+			if (i % 50 == 0 && nm > 3 && mark + 3 <= n) {
 				mark++
 				commit(mark, "refs/heads/side", "side " i, main[nm - 3], "side/" (i % 7), "side " i)
 				side = mark
@@ -317,7 +317,7 @@ big)
 				mark++
 				commit(mark, "refs/heads/main", "merge side " i, main[nm] " " side, "", "")
 				main[++nm] = mark
-				i += 3
+				i++
 				continue
 			}
 			mark++
