@@ -33,16 +33,19 @@ struct ckpt {
  * copied back. Under a steady stream the thread copies in parallel, but the loop's next
  * transaction nearly always begins while it is still copying, so the WAL would only grow.
  * Hence the division of work: the thread copies the bulk as soon as the log passes
- * CKPT_PAGES; once it has (all but CKPT_TAIL_PAGES frames) and is idle, the writer, right
- * after its commit, checkpoints the few frames left, and its next transaction starts the
- * WAL over. That costs the loop the copy of a few frames and the fsyncs of nearly clean
- * files. At CKPT_MAX_PAGES (16 MB) the writer waits for a running thread and copies the
- * rest itself: the bound holds even when the disk is slower than the stream, and the
- * stream is then slowed down to the disk's pace.
+ * CKPT_PAGES, and keeps up with it; once the log has passed CKPT_RESTART_PAGES and the
+ * thread is idle with all but CKPT_TAIL_PAGES frames copied, the writer, right after its
+ * commit, checkpoints the few frames left, and its next transaction starts the WAL over.
+ * That costs the loop the copy of a few frames and two fsyncs, which under a busy disk
+ * can take milliseconds: a large restart point makes it rare (once per 32 MB of WAL),
+ * so that it stays out of the 99th percentile. At CKPT_MAX_PAGES (64 MB) the writer waits
+ * for a running thread and copies the rest itself: the bound holds even when the disk is
+ * slower than the stream, and the stream is then slowed down to the disk's pace.
  */
-#define CKPT_PAGES	1000
-#define CKPT_TAIL_PAGES	256
-#define CKPT_MAX_PAGES	4000
+#define CKPT_PAGES		1000
+#define CKPT_TAIL_PAGES		256
+#define CKPT_RESTART_PAGES	8192
+#define CKPT_MAX_PAGES		16384
 
 static void *
 ckpt_main(void *arg)
@@ -98,9 +101,12 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	}
 	while (c->running)
 		pthread_cond_wait(&c->idle, &c->mu);
-	done = c->backfilled;
-	tail = pages - done <= CKPT_TAIL_PAGES || pages >= CKPT_MAX_PAGES;
-	if (!tail) {
+	/* More copied than there is: the WAL started over since, by itself. */
+	if ((done = c->backfilled) > pages)
+		done = c->backfilled = 0;
+	tail = (pages >= CKPT_RESTART_PAGES && pages - done <= CKPT_TAIL_PAGES) ||
+	    pages >= CKPT_MAX_PAGES;
+	if (!tail && pages - done > CKPT_TAIL_PAGES) {
 		c->want = 1;
 		pthread_cond_signal(&c->cv);
 	}
