@@ -2297,9 +2297,13 @@ split_subtree(git_repository *repo, const char *prefix, const git_oid *commit,
 		    (pairs.n == 0 || memcmp(pairs.v, sc->seedkeys.v, pairs.n * sizeof(git_oid)) == 0);
 	}
 	r = run(&c, commit, sc, &s, use_memo, out);
-	if (r == -2 && use_memo) {
-		log_warn("the split cache %s leads to a missing commit; recomputing without it",
-		    sc->path);
+	if (r < 0 && use_memo) {
+		/*
+		 * A cache made in another clone, or before a gc, may name commits this
+		 * repository lacks. Whatever went wrong, the answer must not depend on it.
+		 */
+		log_warn("the split cache %s did not serve (%s); splitting without it",
+		    sc->path, err);
 		use_memo = 0;
 		r = run(&c, commit, sc, &s, 0, out);
 	}
