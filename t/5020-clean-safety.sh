@@ -75,6 +75,25 @@ test_expect_success GIT 'HEAD moved since the publish: not_published_head, nothi
 	test -f h/product/demo/a.txt && grep "differs from the published commit" out.json
 '
 
+test_expect_success GIT 'history moved but the content came back (change, then revert): the split differs, skipped' '
+	new_repo hv demo && publish hv demo 60 && echo changed >hv/product/demo/a.txt &&
+	git -C hv commit -q -am change && git -C hv revert --no-edit HEAD >/dev/null &&
+	age hv/product/demo $(ago 60) &&
+	clean hv --execute && summary >actual &&
+	printf "skipped demo not_published_head\nexecute True 45 90\n" >expect && test_cmp expect actual &&
+	grep "the split of product/demo at HEAD is" out.json && test -f hv/product/demo/a.txt &&
+	new=$(git -C hv subtree split --prefix=product/demo HEAD 2>/dev/null) && grep "is $new, not" out.json
+'
+
+test_expect_success GIT 'the split is checked against git subtree split; its cache is written only with --execute' '
+	new_repo sc demo && echo 2 >sc/product/demo/two && git -C sc add -A && git -C sc commit -q -m two &&
+	publish sc demo 60 &&
+	clean sc && summary >actual && printf "archived demo\nexecute False 45 90\n" >expect && test_cmp expect actual &&
+	test ! -e sc/.orket/split-cache &&
+	clean sc --execute && summary >actual && printf "archived demo\nexecute True 45 90\n" >expect && test_cmp expect actual &&
+	test -d sc/.orket/split-cache && test -n "$(ls sc/.orket/split-cache)"
+'
+
 test_expect_success GIT 'a published commit that is not in the repository: not_published_head' '
 	new_repo h2 demo && publish h2 demo 60 last_published_sha 0123456789abcdef0123456789abcdef01234567 &&
 	clean h2 --execute && summary >actual &&

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "log.h"
 #include "registry.h"
+#include "split.h"
 #include "worktree.h"
 
 #define OUT_MAX		(64UL * 1024 * 1024)
@@ -229,26 +230,31 @@ dirty_cb(void *arg, const char *path, const char *why)
 }
 
 /*
- * The folder's content at HEAD must be what was published: the tree of the published
- * split commit equals the tree at the prefix in HEAD. A commit id pins its tree, so the
- * remote, which holds that commit, holds this content.
+ * The folder at HEAD must be what was published. First its content: the tree at the
+ * prefix in HEAD equals the tree of the published split commit, which the remote holds.
+ * Then its history: splitting HEAD again, as git subtree split does, gives the published
+ * commit itself, so the local history has nothing the remote lacks either. The split
+ * cache only saves time; it is written back only when the run may write.
+ * 0 when all is well, 1 a mismatch (detail says what), -1 a failure (detail says why).
  */
 static int
 head_check(struct ctx *c, const char *prefix, const char *sha, char *detail, size_t n)
 {
-	git_oid pub, head;
+	git_oid pub, head, out;
 	git_commit *pc = NULL, *hc = NULL;
 	git_tree *ht = NULL;
 	git_tree_entry *te = NULL;
-	int r = -1;
+	split_cache *cache = NULL;
+	char err[512], *dir = NULL, hex[GIT_OID_HEXSZ + 1];
+	int r = 1, sr;
 
 	if (sha == NULL || strlen(sha) != GIT_OID_HEXSZ || git_oid_fromstr(&pub, sha) < 0) {
 		snprintf(detail, n, "no valid last_published_sha");
-		return -1;
+		return 1;
 	}
 	if (git_reference_name_to_id(&head, c->repo, "HEAD") < 0) {
 		snprintf(detail, n, "HEAD names no commit");
-		return -1;
+		return 1;
 	}
 	if (git_commit_lookup(&pc, c->repo, &pub) < 0) {
 		snprintf(detail, n, "the published commit %s is not in the repository", sha);
@@ -256,6 +262,7 @@ head_check(struct ctx *c, const char *prefix, const char *sha, char *detail, siz
 	}
 	if (git_commit_lookup(&hc, c->repo, &head) < 0 || git_commit_tree(&ht, hc) < 0) {
 		snprintf(detail, n, "unable to read HEAD");
+		r = -1;
 		goto out;
 	}
 	if (git_tree_entry_bypath(&te, ht, prefix) < 0 ||
@@ -268,8 +275,35 @@ head_check(struct ctx *c, const char *prefix, const char *sha, char *detail, siz
 		    sha);
 		goto out;
 	}
+	if ((dir = malloc(strlen(c->root) + 32)) == NULL)
+		log_fatalsys(111, "out of memory");
+	sprintf(dir, "%s/.orket/split-cache", c->root);
+	if (split_cache_open(&cache, dir, prefix, err, sizeof(err)) == -1) {
+		log_warn("split cache for %s left unused: %s", prefix, err);
+		cache = NULL;
+	}
+	sr = split_subtree(c->repo, prefix, &head, cache, &out, err, sizeof(err));
+	if (sr == SPLIT_EGIT) {
+		snprintf(detail, n, "unable to split %s: %s", prefix, err);
+		r = -1;
+		goto out;
+	}
+	if (sr == SPLIT_ENOHISTORY) {
+		snprintf(detail, n, "%s has no history at HEAD", prefix);
+		goto out;
+	}
+	if (!git_oid_equal(&out, &pub)) {
+		git_oid_tostr(hex, sizeof(hex), &out);
+		snprintf(detail, n, "the split of %s at HEAD is %s, not the published %s",
+		    prefix, hex, sha);
+		goto out;
+	}
+	if (c->cfg->execute && cache != NULL && split_cache_save(cache, err, sizeof(err)) == -1)
+		log_warn("unable to save the split cache for %s: %s", prefix, err);
 	r = 0;
 out:
+	split_cache_free(cache);
+	free(dir);
 	git_tree_entry_free(te);
 	git_tree_free(ht);
 	git_commit_free(hc);
@@ -619,9 +653,13 @@ row_a(struct ctx *c, struct rec *r, int parentfd, const char *leaf)
 		}
 		buf_free(&d.files);
 	}
-	if (head_check(c, r->rel, registry_get_str(c->reg, r->idx, "last_published_sha"),
-	    detail, sizeof(detail)) == -1) {
+	switch (head_check(c, r->rel, registry_get_str(c->reg, r->idx, "last_published_sha"),
+	    detail, sizeof(detail))) {
+	case 1:
 		skip(c, r->name, "not_published_head", detail, NULL, 0);
+		return;
+	case -1:
+		failed(c, r->name, "split_failed", detail);
 		return;
 	}
 	do_archive(c, r, parentfd, leaf);
