@@ -27,6 +27,17 @@ test_expect_success GIT 'a dry run needs no credentials and prints the split git
 	test_grep "^  Target: acme/beta-two (branch: main)$" out
 '
 
+test_expect_success GIT 'no progress lines when stderr is not a terminal' '
+	test_grep ! "info:" err
+'
+
+command -v script >/dev/null && test_set_prereq SCRIPT
+test_expect_success GIT,SCRIPT 'progress lines on stderr when it is a terminal' '
+	script -qec "orket-publish --repo-root repo --owner acme" /dev/null >tty.out </dev/null &&
+	test_grep "orket-publish: info: \[1/2\] Beta_Two: splitting" tty.out &&
+	test_grep "orket-publish: info: \[2/2\] alpha: splitting" tty.out
+'
+
 test_expect_success GIT 'dot-folders and folders absent from HEAD are reported as skipped' '
 	test_grep "^Skipped: .hidden (dot-folder)$" out &&
 	test_grep "^Skipped: scratch (not in HEAD)$" out &&

@@ -39,6 +39,7 @@ struct project {
 	char		 local[PATH_MAX];	/* absolute, resolved */
 	enum pstate	 state;
 	int		 neterr;	/* failed for want of an answer from the server */
+	size_t		 ord;		/* its place among the projects attempted, from 1 */
 	int		 have_split;
 	git_oid		 tree;		/* the prefix's tree at HEAD */
 	git_oid		 split;
@@ -59,6 +60,7 @@ struct run {
 	struct gitea	 gitea;
 	struct project	*p;
 	size_t		 np;
+	size_t		 ntodo;		/* projects attempted */
 };
 
 /*
@@ -104,7 +106,7 @@ static void
 progress(const struct run *r, size_t i, const char *what)
 {
 	if (r->cfg->progress)
-		log_info("[%zu/%zu] %s: %s", i + 1, r->np, r->p[i].name, what);
+		log_info("[%zu/%zu] %s: %s", r->p[i].ord, r->ntodo, r->p[i].name, what);
 }
 
 static void
@@ -886,7 +888,9 @@ publish_run(const struct publish_config *cfg)
 		goto out;
 
 	for (i = 0; i < r.np; i++)
-		ntodo += r.p[i].state == P_TODO;
+		if (r.p[i].state == P_TODO)
+			r.p[i].ord = ++ntodo;
+	r.ntodo = ntodo;
 	printf("[%s] Publishing %zu project(s) from %s\n", cfg->execute ? "EXECUTE" : "DRY-RUN",
 	    ntodo, r.srcroot);
 	printf("Target branch: %s\n", r.branch[0] ? r.branch :
