@@ -243,6 +243,35 @@ test_expect_success GIT,CHATTR 'a delete that fails: exit 1, deleted_at not writ
 	printf "deleted demo\nexecute True 45 90\n" >expect && test_cmp expect actual && test ! -e "$arch"
 '
 
+shm=$(mktemp -d /dev/shm/orket-clean-test.XXXXXX 2>/dev/null) &&
+	test "$(stat -c %d "$shm")" != "$(stat -c %d "$TRASH")" && test_set_prereq OTHERFS
+test_expect_success GIT,OTHERFS 'an archive on another file system: copied with modes, times and symlinks, then removed' '
+	test_when_finished "rm -rf $shm" &&
+	new_repo xd demo && publish xd demo 60 && chmod 751 xd/product/demo/a.txt && git -C xd add -A &&
+	git -C xd commit -q -m mode && publish xd demo 60 &&
+	ln -s a.txt xd/product/demo/sub/link && echo db >xd/product/demo/sub/local.db &&
+	age xd/product/demo $(ago 60) &&
+	clean xd --execute --allow-dirty-git --archive-dir "$shm/arch" && summary >actual &&
+	printf "archived demo\nexecute True 45 90\n" >expect && test_cmp expect actual &&
+	grep "copying" err && arch=$(field xd demo archived_path) && case $arch in "$shm"/arch/demo-*) ;; *) false ;; esac &&
+	test ! -e xd/product/demo && test -f "$arch/sub/local.db" && test -L "$arch/sub/link" &&
+	test "$(readlink "$arch/sub/link")" = a.txt && test "$(stat -c %a "$arch/a.txt")" = 751 &&
+	test "$(stat -c %Y "$arch/sub/b.txt")" = "$(stat -c %Y "$arch/a.txt")" &&
+	test $(stat -c %Y "$arch/sub") -lt $(ago 59) && test -z "$(ls -A "$shm/arch" | grep partial)" &&
+	$REG set $(reg xd) product demo archived_at "$(iso $(ago 100))" &&
+	clean xd --execute --archive-dir "$shm/arch" && summary >actual &&
+	printf "deleted demo\nexecute True 45 90\n" >expect && test_cmp expect actual && test ! -e "$arch"
+'
+
+test_expect_success GIT,OTHERFS 'a special file stops a copy across file systems: nothing lost, nothing left' '
+	test_when_finished "rm -rf $shm" &&
+	new_repo xs demo && publish xs demo 60 && mkfifo xs/product/demo/sub/fifo && age xs/product/demo $(ago 60) &&
+	test_expect_code 1 clean xs --execute --allow-dirty-git --archive-dir "$shm/arch2" && summary >actual &&
+	printf "skipped demo archive_failed\nexecute True 45 90\n" >expect && test_cmp expect actual &&
+	grep "special file" out.json && test -p xs/product/demo/sub/fifo && test -f xs/product/demo/sub/b.txt &&
+	test -z "$(ls -A "$shm/arch2")" && test "$(field xs demo archived_path)" = "(none)"
+'
+
 test_expect_success GIT 'a record changed by a concurrent publish while clean waited for the lock is left alone' '
 	new_repo cc demo && publish cc demo 60 && rm -f err &&
 	exec 9>cc/.orket/project_publish_registry.json.lock && flock 9 &&

@@ -444,7 +444,7 @@ do_archive(struct ctx *c, const struct rec *r, int parentfd, const char *leaf)
 	char *old_at = NULL, *old_ap = NULL;
 	size_t lat = 0, lap = 0;
 	registry *reg = NULL;
-	int archfd = -1, lockfd = -1, e;
+	int archfd = -1, lockfd = -1, e, mv;
 	long i;
 
 	if (c->cfg->execute && fs_mkdirs(c->archive) == -1) {
@@ -493,14 +493,24 @@ do_archive(struct ctx *c, const struct rec *r, int parentfd, const char *leaf)
 		failed(c, r->name, "archive_failed", err);
 		goto out;
 	}
-	if (fs_rename_new(parentfd, leaf, archfd, name) == -1) {
+	mv = fs_rename_new(parentfd, leaf, archfd, name);
+	if (mv == -1 && errno == EXDEV) {
+		log_info("%s: the archive is on another file system: copying", r->name);
+		mv = fs_move_across(parentfd, leaf, archfd, name);
+	}
+	if (mv == 1) {
+		/* The archive is whole and recorded; only the source is left half removed. */
 		e = errno;
-		if (e == EXDEV)
-			snprintf(err, sizeof(err), "unable to move %s to %s: %s", r->local, to,
-			    "the archive folder is on another file system");
-		else
-			snprintf(err, sizeof(err), "unable to move %s to %s: %s", r->local, to,
-			    strerror(e));
+		snprintf(err, sizeof(err), "archived to %s, but unable to remove all of %s: %s",
+		    to, r->local, strerror(e));
+		failed(c, r->name, "archive_failed", err);
+		goto out;
+	}
+	if (mv == -1) {
+		e = errno;
+		snprintf(err, sizeof(err), "unable to move %s to %s: %s", r->local, to,
+		    e == EXDEV ? "it holds another file system" :
+		    e == EINVAL ? "it holds a special file" : strerror(e));
 		/* Put the record back as it was; the folder has not moved. */
 		if (registry_set_raw(reg, (size_t)i, "archived_at", old_at, lat) == -1 ||
 		    registry_set_raw(reg, (size_t)i, "archived_path", old_ap, lap) == -1)

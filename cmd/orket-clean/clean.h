@@ -35,5 +35,6 @@ int	 fs_newest(int parent, const char *name, struct timespec *best, int depth);
 int	 fs_rmtree(int parent, const char *name);
 int	 fs_rename_new(int ofd, const char *oname, int nfd, const char *nname);
 int	 fs_mkdirs(const char *path);
+int	 fs_move_across(int ofd, const char *oname, int nfd, const char *nname);
 
 #endif

@@ -238,3 +238,155 @@ fs_mkdirs(const char *path)
 	free(tmp);
 	return 0;
 }
+
+static int
+copy_data(int in, int out)
+{
+	char b[65536];
+	ssize_t n, w, off;
+
+	for (;;) {
+		if ((n = read(in, b, sizeof(b))) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		for (off = 0; off < n; off += w)
+			if ((w = write(out, b + off, (size_t)(n - off))) == -1) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				return -1;
+			}
+	}
+}
+
+/*
+ * Copy name below sparent to dname below dparent: folders, regular files and symlinks
+ * with their modes and times, every file and folder synced, since the source is removed
+ * next. Anything else (a FIFO, a socket, a device) and a folder on another file system
+ * are refused: the source must go only once all of it is safe.
+ */
+static int
+copytree(int sparent, const char *name, int dparent, const char *dname, dev_t dev, int depth)
+{
+	struct timespec times[2];
+	struct stat st;
+	struct dirent *d;
+	char *target;
+	DIR *dir;
+	int sfd = -1, dfd = -1, e;
+	ssize_t n;
+
+	if (fstatat(sparent, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	if (S_ISLNK(st.st_mode)) {
+		if ((target = malloc((size_t)st.st_size + 2)) == NULL)
+			return -1;
+		n = readlinkat(sparent, name, target, (size_t)st.st_size + 1);
+		if (n == -1 || n > st.st_size) {
+			e = n == -1 ? errno : EAGAIN;
+			free(target);
+			errno = e;
+			return -1;
+		}
+		target[n] = '\0';
+		e = symlinkat(target, dparent, dname);
+		free(target);
+		if (e == -1)
+			return -1;
+		return utimensat(dparent, dname, times, AT_SYMLINK_NOFOLLOW);
+	}
+	if (S_ISREG(st.st_mode)) {
+		if ((sfd = openat(sparent, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+		    (dfd = openat(dparent, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600)) == -1 ||
+		    copy_data(sfd, dfd) == -1 || fchmod(dfd, st.st_mode & 07777) == -1 ||
+		    futimens(dfd, times) == -1 || fsync(dfd) == -1)
+			goto fail;
+		close(sfd);
+		return close(dfd);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_dev != dev) {
+		errno = EXDEV;
+		return -1;
+	}
+	if (depth >= FS_MAXDEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (mkdirat(dparent, dname, 0700) == -1)
+		return -1;
+	if ((sfd = openat(sparent, name, DIRFLAGS)) == -1 ||
+	    (dfd = openat(dparent, dname, DIRFLAGS)) == -1)
+		goto fail;
+	if ((dir = fdopendir(sfd)) == NULL)
+		goto fail;
+	sfd = -1;
+	for (errno = 0; (d = readdir(dir)) != NULL; errno = 0) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (copytree(dirfd(dir), d->d_name, dfd, d->d_name, dev, depth + 1) == -1)
+			break;
+	}
+	e = errno;
+	closedir(dir);
+	if (e != 0) {
+		errno = e;
+		goto fail;
+	}
+	if (fchmod(dfd, st.st_mode & 07777) == -1 || futimens(dfd, times) == -1 ||
+	    fsync(dfd) == -1)
+		goto fail;
+	return close(dfd);
+fail:
+	e = errno;
+	if (sfd != -1)
+		close(sfd);
+	if (dfd != -1)
+		close(dfd);
+	errno = e;
+	return -1;
+}
+
+/*
+ * A move across file systems: copy to a hidden partial name in the destination folder,
+ * rename that into place (never over anything), then remove the source. A failed copy
+ * removes its partial copy and leaves the source whole; returns -1 then. A source that
+ * could not be removed entirely, with the copy in place, returns 1 with errno set.
+ */
+int
+fs_move_across(int ofd, const char *oname, int nfd, const char *nname)
+{
+	struct stat st;
+	char *tmp;
+	int e;
+
+	if (fstatat(ofd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if ((tmp = malloc(strlen(nname) + 32)) == NULL)
+		return -1;
+	snprintf(tmp, strlen(nname) + 32, ".%s.partial-%ld", nname, (long)getpid());
+	if (copytree(ofd, oname, nfd, tmp, st.st_dev, 0) == -1 ||
+	    fs_rename_new(nfd, tmp, nfd, nname) == -1) {
+		e = errno;
+		fs_rmtree(nfd, tmp);
+		free(tmp);
+		errno = e;
+		return -1;
+	}
+	free(tmp);
+	fsync(nfd);
+	if (fs_rmtree(ofd, oname) == -1)
+		return 1;
+	return 0;
+}
