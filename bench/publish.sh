@@ -100,11 +100,86 @@ bench_split() {
 	measure check_one_new_cold -- "$split" "$work/check" "$PREFIX" HEAD >/dev/null
 }
 
+# ---- orket-publish itself (added for cmd/orket-publish) --------------------------------
+# orket-publish splits SOURCE/NAME folders, so it runs on the same history with p moved to
+# product/p (fast-export | fast-import: the same graph and content, one folder deeper), next
+# to git subtree split of product/p on a copy of that repository. Then, against the Gitea
+# double over loopback, a first --execute that creates and pushes, and WARM_RUNS re-publishes
+# with nothing new (REST lookup, ls-remote, no push). Skipped when the binary is missing.
+bench_orket_publish() {
+	pub=$top/build/bin/orket-publish
+	if [ ! -x "$pub" ]; then
+		say "no $pub: orket-publish not measured"
+		return 0
+	fi
+	say "orket-publish: the history again with p under product/"
+	git -C "$work" init -q -b main pub
+	git -C "$work/src" fast-export --all |
+	    sed 's#^\(M [0-7]* [^ ]* \)p/#\1product/p/#' |
+	    git -C "$work/pub" fast-import --quiet
+	git -C "$work/pub" reset -q --hard main
+	cp -a "$work/pub" "$work/pub-subtree"
+	say "orket-publish dry run, cold split cache"
+	measure publish_dry_cold -- "$pub" --repo-root "$work/pub" --projects p >/dev/null
+	say "git subtree split --prefix=product/p (this takes a while)"
+	measure publish_git_subtree_split --cwd "$work/pub-subtree" -- \
+	    git subtree split -q --prefix=product/p HEAD >/dev/null
+
+	say "orket-publish --execute against the Gitea double"
+	printf 'bench-pw-%s' "$$" >"$work/double.pw"
+	python3 "$top/t/gitea-git-double.py" --port 0 --port-file "$work/double.port" \
+	    --git-root "$work/double-git" --user orket --password-file "$work/double.pw" \
+	    --lifetime 900 2>"$work/double.err" &
+	dpid=$!
+	i=0
+	while [ ! -s "$work/double.port" ] && [ $i -lt 200 ] && kill -0 "$dpid" 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	if [ ! -s "$work/double.port" ]; then
+		kill "$dpid" 2>/dev/null
+		die "the Gitea double did not start: $(cat "$work/double.err")"
+	fi
+	durl=http://localhost:$(cat "$work/double.port")/
+	curl -sS -f -o /dev/null -X POST -H 'Content-Type: application/json' \
+	    --data-binary '{"name":"bench"}' "${durl}_control/org" ||
+	    { kill "$dpid"; die "unable to create the org in the double"; }
+	export GITEA_URL="$durl" GITEA_ADMIN_USER=orket GITEA_PRODUCT_OWNER=bench
+	GITEA_ADMIN_PASSWORD=$(cat "$work/double.pw")
+	export GITEA_ADMIN_PASSWORD
+	measure publish_first -- "$pub" --repo-root "$work/pub" --projects p --execute \
+	    --verify-parity >/dev/null || { kill "$dpid"; die "the first publish failed"; }
+	say "orket-publish --execute, nothing new ($WARM_RUNS runs)"
+	i=1
+	while [ $i -le "$WARM_RUNS" ]; do
+		measure "publish_nothing_new.$i" -- "$pub" --repo-root "$work/pub" --projects p \
+		    --execute >/dev/null || { kill "$dpid"; die "a re-publish failed"; }
+		i=$((i + 1))
+	done
+	remote_head=$(git -C "$work/double-git/bench/p.git" rev-parse refs/heads/main)
+	kill "$dpid"
+	wait "$dpid" 2>/dev/null || true
+	unset GITEA_URL GITEA_ADMIN_USER GITEA_ADMIN_PASSWORD GITEA_PRODUCT_OWNER
+}
+
+# publish_checks: orket-publish printed git's split, pushed it, and never pushed again.
+publish_checks() {
+	[ -f "$work/m/publish_dry_cold.json" ] || return 0
+	theirs=$(printed publish_git_subtree_split)
+	printed publish_dry_cold | grep "^  Subtree commit: $theirs\$" >/dev/null && [ -n "$theirs" ] ||
+	    { say "FAIL: orket-publish's split is not git subtree split's $theirs"; return 1; }
+	[ "$remote_head" = "$theirs" ] ||
+	    { say "FAIL: the double holds $remote_head, not $theirs"; return 1; }
+	printed "publish_nothing_new.$WARM_RUNS" | grep '^  Push: up to date$' >/dev/null ||
+	    { say "FAIL: a re-publish with nothing new did not say up to date"; return 1; }
+}
+
 # ---- main ----------------------------------------------------------------------------
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 make_history
 bench_split
 bench_git_subtree
+bench_orket_publish
 
 rc=0
 theirs=$(printed git_subtree_split)
@@ -116,6 +191,7 @@ warm=$(printed "split_warm.$WARM_RUNS")
     { say "FAIL: after one new commit the cached split differs from a cold one"; rc=1; }
 git -C "$work/ours" rev-list --objects "$cold" >/dev/null ||
     { say "FAIL: the split commits are not all in the repository"; rc=1; }
+publish_checks || rc=1
 
 date=$(date -u +%F)
 mkdir -p "$top/bench/results"

@@ -41,6 +41,8 @@ M = {k: summary(v) for k, v in runs.items()}
 # (name, slow, fast): how many times faster fast is than slow, on wall and CPU time.
 RATIOS = [
     ("split_cold_vs_git_subtree", "git_subtree_split", "split_cold"),
+    # orket-publish (cmd/orket-publish), on the same history with p under product/
+    ("publish_dry_cold_vs_git_subtree", "publish_git_subtree_split", "publish_dry_cold"),
 ]
 # (name, description, test)
 TARGETS = [
@@ -51,6 +53,13 @@ TARGETS = [
     ("same_split_id", "git subtree split and ours print the same commit id",
      lambda: M["git_subtree_split"]["stdout"] == M["split_cold"]["stdout"] ==
      M["split_warm"]["stdout"] != ""),
+    # orket-publish (cmd/orket-publish)
+    ("publish_dry_cold_50x_faster",
+     "orket-publish dry run (cold split cache) at least 50x faster than git subtree split",
+     lambda: M["publish_git_subtree_split"]["wall_s"] / M["publish_dry_cold"]["wall_s"] >= 50),
+    ("republish_nothing_new_under_100ms",
+     "orket-publish --execute with nothing new, against the Gitea double, under 100 ms (median)",
+     lambda: M["publish_nothing_new"]["wall_s"] < 0.1),
 ]
 
 ratios = {}
