@@ -168,6 +168,23 @@ test_expect_success DOUBLE 'a token instead of a password' '
 	control GET calls | test_grep ! "\"auth\": *\"bad\"" -
 '
 
+[ "${ORKET_VALGRIND:-}" = 1 ] || test_set_prereq NATIVE
+test_expect_success DOUBLE,NATIVE '--password is blanked in the process'"'"'s own argv' '
+	control POST fault "{\"mode\":\"stall\",\"seconds\":2,\"count\":1}" >/dev/null &&
+	ok=
+	env GITEA_URL="$base" GITEA_ADMIN_USER=orket GITEA_PRODUCT_OWNER=acme \
+	    orket-publish --repo-root repo --execute --projects alpha --password "$PW" \
+	    >out 2>err &
+	pid=$! && i=0 &&
+	until tr "\0" " " </proc/$pid/cmdline 2>/dev/null | grep -e "--password xxx" >cmdline ||
+	    [ $i -ge 100 ]; do
+		sleep 0.02; i=$((i + 1));
+	done &&
+	test_grep "^orket-publish .* --password xxxxxxxxxxxxxxxxxxx *$" cmdline && ok=1
+	wait $pid && test "$ok" = 1 &&
+	test_grep "password is visible to other users" err
+'
+
 test_expect_success DOUBLE 'the password and the token are nowhere: output, logs, repo, registry' '
 	double_stop d &&
 	! grep -r -a -l -e "S3cr3t" -e "$TOK" -e 0d15ea5e --exclude="d.pw" --exclude="d.tok" \
