@@ -92,6 +92,8 @@ test_expect_success GIT '--projects selects exact names, trimmed, and warns abou
 	test_grep "no project folder named beta under" err &&
 	test_grep "no project folder named nope under" err &&
 	orket-publish --repo-root repo --projects --owner o >out &&
+	test_grep "^Project: alpha$" out && test_grep "^Project: Beta_Two$" out &&
+	orket-publish --repo-root repo --projects " " "" >out &&
 	test_grep "^Project: alpha$" out && test_grep "^Project: Beta_Two$" out
 '
 

@@ -43,6 +43,14 @@ optval(int argc, char **argv, int *i, const char *name)
 	return argv[++*i];
 }
 
+/* Blank names are dropped, as the original did: only blanks is no filter at all. */
+static void
+addproject(struct publish_config *cfg, char *name)
+{
+	if (name[strspn(name, " \t\n\r\v\f")] != '\0')
+		cfg->projects[cfg->nprojects++] = name;
+}
+
 static const char *
 env(const char *name)
 {
@@ -99,10 +107,10 @@ main(int argc, char **argv)
 			/* Zero or more values, as argparse's nargs='*': up to the next option. */
 			cfg.nprojects = 0;
 			while (i + 1 < argc && argv[i + 1][0] != '-')
-				cfg.projects[cfg.nprojects++] = argv[++i];
+				addproject(&cfg, argv[++i]);
 		} else if (strncmp(argv[i], "--projects=", 11) == 0) {
 			cfg.nprojects = 0;
-			cfg.projects[cfg.nprojects++] = argv[i] + 11;
+			addproject(&cfg, argv[i] + 11);
 		} else if ((v = optval(argc, argv, &i, "--repo-root")) != NULL)
 			cfg.repo_root = v;
 		else if ((v = optval(argc, argv, &i, "--owner")) != NULL)

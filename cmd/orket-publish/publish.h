@@ -27,7 +27,7 @@ struct publish_config {
 	const char	 *source_dir;	/* default "product" */
 	const char	 *branch;	/* "" or NULL: HEAD's branch */
 	const char	 *repo_prefix;
-	char		**projects;	/* filter, NULL when --projects was not given */
+	char		**projects;	/* filter, NULL when --projects has no name */
 	size_t		  nprojects;
 	int		  private_;
 	int		  no_create;
