@@ -350,10 +350,19 @@ archive_name(struct ctx *c, const char *name, int archfd)
 	return NULL;
 }
 
+/* Whether a string field is the same (or absent from both) in two records. */
+static int
+same_str(const registry *a, size_t i, const registry *b, size_t j, const char *key)
+{
+	const char *x = registry_get_str(a, i, key), *y = registry_get_str(b, j, key);
+
+	return x == NULL ? y == NULL : y != NULL && strcmp(x, y) == 0;
+}
+
 /*
  * Under the registry lock, reload and find the record again: it must still be the one
  * the checks saw (same local_path and archived_path, still verified, not deleted), or a
- * concurrent publish changed it and this run leaves it alone.
+ * concurrent publish changed it (a new split, say) and this run leaves it alone.
  */
 static long
 relock(struct ctx *c, const struct rec *r, int *lockfd, registry **reg, char *err, size_t n)
@@ -373,7 +382,8 @@ relock(struct ctx *c, const struct rec *r, int *lockfd, registry **reg, char *er
 	lp = registry_get_str(*reg, (size_t)i, "local_path");
 	ap = registry_get_str(*reg, (size_t)i, "archived_path");
 	ap0 = registry_get_str(c->reg, r->idx, "archived_path");
-	if (lp == NULL || strcmp(lp, registry_get_str(c->reg, r->idx, "local_path")) != 0 ||
+	if (!same_str(*reg, (size_t)i, c->reg, r->idx, "last_published_sha") ||
+	    lp == NULL || strcmp(lp, registry_get_str(c->reg, r->idx, "local_path")) != 0 ||
 	    (ap == NULL) != (ap0 == NULL) || (ap != NULL && strcmp(ap, ap0) != 0) ||
 	    !registry_get_bool(*reg, (size_t)i, "parity_verified") ||
 	    registry_get_truthy(*reg, (size_t)i, "deleted_at"))
