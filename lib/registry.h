@@ -70,10 +70,12 @@ void	 registry_isotime_ts(const struct timespec *, char out[40]);
 int	 registry_parse_isotime(const char *, struct timespec *);
 
 /*
- * Python's json.dumps(value, indent=2) of the JSON text S: two-space indent, ", " never
- * (items end in ",\n"), ": " after keys, empty containers as {} and [], strings with
- * every character outside printable ASCII as \uXXXX (ensure_ascii). Numbers are kept as
- * written. Appends to OUT, no trailing newline; -1 with errno (EINVAL: S is not JSON).
+ * Python's json.dumps(value, indent=2) of the JSON text S: one member or element per line,
+ * indented two spaces a level, "," ending every line but a container's last, ": " after
+ * keys, empty containers as {} and [], and every character outside printable ASCII in a
+ * string written as \uXXXX (ensure_ascii, surrogate pairs above U+FFFF). Numbers are
+ * kept as written. Appends to OUT with no trailing newline; 0, or -1 with errno (EINVAL:
+ * S is not JSON; ENOBUFS: OUT would pass its cap).
  */
 int	 registry_dumps(struct buf *out, const char *s, size_t len);
 

@@ -218,6 +218,25 @@ assert len(a) == 2 and a[0][\"to\"] != a[1][\"to\"] and a[1][\"to\"] == a[0][\"t
 	test "$p1" != "$p2" && test -f "$p1/sub/b.txt" && test -f "$p2/a.txt" && test ! -e "$p1/demo"
 '
 
+# names NAME K: the archive names of the next 60 seconds' runs, suffixes 1 (none) to K.
+names() {
+	now=$(date +%s) && awk -v now=$now -v n="$1" -v k="$2" -v dir="$3" "BEGIN {
+		for (t = now; t < now + 60; t++) {
+			cmd = \"date -u -d @\" t \" +%Y%m%d-%H%M%S\"; cmd | getline st; close(cmd)
+			print dir \"/\" n \"-\" st
+			for (i = 2; i <= k; i++) print dir \"/\" n \"-\" st \"-\" i
+		} }"
+}
+test_expect_success GIT 'archive names: with -2 to -99 taken, -100 (the cap) is used; with -100 taken too, none' '
+	new_repo sx demo other && publish sx demo 60 && publish sx other 60 &&
+	names demo 99 sx/.orket/local_archive/projects | xargs mkdir -p &&
+	names other 100 sx/.orket/local_archive/projects | xargs mkdir -p &&
+	test_expect_code 1 clean sx --execute && summary >actual &&
+	printf "archived demo\nskipped other archive_failed\nexecute True 45 90\n" >expect && test_cmp expect actual &&
+	field sx demo archived_path | grep -- "-100$" && grep "no free archive name" out.json &&
+	test -d sx/product/other && test "$(field sx other archived_path)" = "(none)"
+'
+
 test_expect_success GIT,CHATTR 'a move that fails in the middle: exit 1, the others done, the registry consistent' '
 	new_repo mf a b c && publish mf a 60 && publish mf b 60 && publish mf c 60 &&
 	chattr +i mf/product/b && test_when_finished "chattr -i $TRASH/mf/product/b" &&
