@@ -2173,8 +2173,9 @@ flush_objects(struct ctx *c)
 	git_odb *odb = NULL;
 	git_odb_writepack *wp = NULL;
 	git_indexer_progress stats;
+	z_stream zs;
 	size_t i, k, sz;
-	int rc = -1;
+	int rc = -1, zinit = 0;
 
 	if (c->nwritten == 0)
 		return 0;
@@ -2184,21 +2185,33 @@ flush_objects(struct ctx *c)
 		hdr[8 + i] = (unsigned char)(c->nwritten >> (24 - 8 * i));
 	if (buf_add(&pack, hdr, 12) == -1)
 		goto oom;
+	/*
+	 * One deflate stream, reset for each object: an init costs four 64 KiB buffers;
+	 * and a small hash (memLevel 1), as each reset clears it and commits are short.
+	 */
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15, 1, Z_DEFAULT_STRATEGY) != Z_OK)
+		goto oom;
+	zinit = 1;
 	for (i = 0; i < c->nwritten; i++) {
-		uLongf zl;
+		uLong zl;
 
 		sz = c->nobj[i].len;
 		k = 0;
 		hdr[k++] = (unsigned char)((GIT_OBJECT_COMMIT << 4) | (sz & 15) | (sz > 15 ? 0x80 : 0));
 		for (sz >>= 4; sz > 0; sz >>= 7)
 			hdr[k++] = (unsigned char)((sz & 0x7f) | (sz > 0x7f ? 0x80 : 0));
-		zl = compressBound((uLong)c->nobj[i].len);
-		if (buf_add(&pack, hdr, k) == -1 || buf_reserve(&pack, zl) == -1)
+		zl = deflateBound(&zs, (uLong)c->nobj[i].len);
+		if (buf_add(&pack, hdr, k) == -1 || buf_reserve(&pack, zl) == -1 ||
+		    deflateReset(&zs) != Z_OK)
 			goto oom;
-		if (compress2((Bytef *)pack.p + pack.len, &zl, (const Bytef *)c->nobj[i].data,
-		    (uLong)c->nobj[i].len, 1) != Z_OK)
+		zs.next_in = (Bytef *)c->nobj[i].data;
+		zs.avail_in = (uInt)c->nobj[i].len;
+		zs.next_out = (Bytef *)pack.p + pack.len;
+		zs.avail_out = (uInt)zl;
+		if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
 			goto oom;
-		pack.len += zl;
+		pack.len += zl - zs.avail_out;
 	}
 	br_sha1_init(&sha);
 	br_sha1_update(&sha, pack.p, pack.len);
@@ -2219,6 +2232,8 @@ flush_objects(struct ctx *c)
 oom:
 	seterr(c, "out of memory");
 out:
+	if (zinit)
+		deflateEnd(&zs);
 	if (wp != NULL)
 		wp->free(wp);
 	git_odb_free(odb);
