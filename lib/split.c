@@ -1906,8 +1906,11 @@ find_trailers(struct ctx *c, const git_oid *tip, split_cache *sc, struct oidv *f
 	if (buf_addf(&pat, "^git-subtree-dir: %s/*$", c->prefix) == -1)
 		goto oom;
 	if (regcomp(&re, pat.p, REG_NOSUB) != 0) {
-		seterr(c, "the prefix '%s' makes an invalid grep pattern (git subtree fails too)",
-		    c->prefix);
+		/*
+		 * git log dies on the pattern, but inside a pipeline whose status is the
+		 * read loop's: git subtree goes on without any earlier split. So do we.
+		 */
+		rc = 0;
 		goto out;
 	}
 	have_re = 1;

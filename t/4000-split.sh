@@ -104,7 +104,7 @@ for cfg in 'i18n.commitEncoding ISO-8859-1' 'i18n.logOutputEncoding ISO-8859-1' 
 	"
 done
 
-test_expect_success SUBTREE 'messages: empty, no final newline, blank lines, CRLF, backslashes' '
+test_expect_success SUBTREE 'messages: empty, no final newline, blank lines, CRLF, backslashes, gpgsig' '
 	same_as_subtree messages p
 '
 
@@ -128,6 +128,12 @@ test_expect_success SUBTREE 'a nested prefix, and its parents' '
 	same_as_subtree nested a/b/c &&
 	same_as_subtree nested a/b &&
 	same_as_subtree nested a
+'
+
+test_expect_success SUBTREE 'a prefix that is not a valid regex (git log fails, git subtree goes on)' '
+	rm -rf rx && sh "$GEN" linear rx >/dev/null 2>&1 &&
+	git -C rx mv p "x[y" && git -C rx commit -q -m "to x[y" &&
+	same_as_subtree rx "x[y"
 '
 
 test_expect_success SUBTREE 'a prefix that never existed: exit 1 and a message' '

@@ -22,6 +22,7 @@ tz=+0000
 RAW_AUTHOR=
 RAW_COMMITTER=
 RAW_ENCODING=
+RAW_EXTRA=
 
 rm -rf "$dir"
 git init -q -b main "$dir"
@@ -50,7 +51,8 @@ c() {
 }
 
 # raw TREE MSGFILE PARENT...: a commit object written as is (no clean-up, no UTF-8 fix);
-# RAW_AUTHOR, RAW_COMMITTER (whole ident values) and RAW_ENCODING change it. HEAD moves there.
+# RAW_AUTHOR, RAW_COMMITTER (whole ident values), RAW_ENCODING and RAW_EXTRA (more header
+# lines) change it. HEAD moves there.
 raw() {
 	rt=$1 rm=$2
 	shift 2
@@ -61,6 +63,7 @@ raw() {
 		echo "author ${RAW_AUTHOR:-$GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL> $GIT_AUTHOR_DATE}"
 		echo "committer ${RAW_COMMITTER:-$GIT_COMMITTER_NAME <$GIT_COMMITTER_EMAIL> $GIT_COMMITTER_DATE}"
 		[ -z "$RAW_ENCODING" ] || echo "encoding $RAW_ENCODING"
+		[ -z "$RAW_EXTRA" ] || printf '%s\n' "$RAW_EXTRA"
 		echo
 		cat "$rm"
 	} >../raw.obj.$$
@@ -210,6 +213,11 @@ messages)
 		printf "$m" >../msg.$$
 		bump "$m" && raw "$(git write-tree)" ../msg.$$ "$(git rev-parse HEAD)"
 	done
+	# A signature header (continued lines, one of them blank): the copy drops it.
+	RAW_EXTRA=$(printf 'gpgsig -----BEGIN PGP SIGNATURE-----\n \n author not-a-header\n -----END PGP SIGNATURE-----')
+	printf 'signed\n' >../msg.$$
+	bump signed && raw "$(git write-tree)" ../msg.$$ "$(git rev-parse HEAD)"
+	RAW_EXTRA=
 	rm -f ../msg.$$
 	;;
 idents)
