@@ -107,6 +107,19 @@ test_expect_success DOUBLE 'parity: a branch that moves between the push and the
 	test_cmp reg.before reg.after
 '
 
+command -v flock >/dev/null && test_set_prereq FLOCK
+test_expect_success DOUBLE,FLOCK 'the registry is written under its lock: a holder is waited for' '
+	ok= && reset && rm -f held && ok=1
+	flock "$REG.lock" sh -c "touch held; sleep 2" &
+	holder=$! && test "$ok" = 1 && i=0 &&
+	until [ -e held ] || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done &&
+	start=$(date +%s%N) &&
+	publish --projects alpha >out 2>err &&
+	end=$(date +%s%N) && wait $holder &&
+	test $(((end - start) / 1000000)) -ge 1000 &&
+	test_grep "^alpha  .*up to date$" out
+'
+
 test_expect_success DOUBLE 'a wrong password: each project fails, not a network error: 1' '
 	reset &&
 	test_expect_code 1 env GITEA_URL="$base" GITEA_ADMIN_USER=orket \
