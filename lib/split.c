@@ -1422,7 +1422,7 @@ topo_order(struct ctx *c, const git_oid *tip, const struct seeds *s, struct oidv
 		}
 		if ((e = omap_put(&idx, &o)) == NULL)
 			goto oom;
-		e->val.id[0] = 0;
+		/* The map's value field holds the node's index here, not an oid. */
 		memcpy(e->val.id + 1, &nn, sizeof(nn));
 		memset(&nodes[nn], 0, sizeof(nodes[nn]));
 		nodes[nn++].id = o;
@@ -1588,22 +1588,26 @@ cache_parse(split_cache *sc, const char *t, size_t len)
 			if ((sc->enc = strndup(p + 2, (size_t)(eol - p - 2))) == NULL)
 				return -1;
 			break;
-		case 't':
-		case 'r':
-		case 'n':
+		case 't':	/* t TIP: its whole history was grepped */
+		case 'r':	/* r COMMIT: a match of that grep */
+		case 'n':	/* n COMMIT: no prefix and no mapped parent */
+		{
+			char kind = *p;
+
 			p += 2;
 			if (parse_oid(&p, eol, &a) == -1 || p != eol)
 				return -1;
-			if (eol[-GIT_OID_HEXSZ - 2] == 't' && oidv_add(&sc->tips, &a) == -1)
+			if (kind == 't' && oidv_add(&sc->tips, &a) == -1)
 				return -1;
-			if (eol[-GIT_OID_HEXSZ - 2] == 'r' && oidv_add(&sc->trailers, &a) == -1)
+			if (kind == 'r' && oidv_add(&sc->trailers, &a) == -1)
 				return -1;
-			if (eol[-GIT_OID_HEXSZ - 2] == 'n') {
+			if (kind == 'n') {
 				if ((e = omap_put(&sc->memo, &a)) == NULL)
 					return -1;
 				e->flags = F_NOTREE;
 			}
 			break;
+		}
 		case 's':	/* s KEY VAL */
 			p += 2;
 			if (parse_oid(&p, eol, &a) == -1 || *p++ != ' ' ||
