@@ -28,6 +28,7 @@ main(int argc, char **argv)
 	git_repository *repo = NULL;
 	git_object *any = NULL, *obj = NULL;
 	split_cache *sc = NULL;
+	git_commit *cm;
 	git_oid out;
 	char err[1024], h[GIT_OID_HEXSZ + 1];
 	int i, n = 0, r, code = 111;
@@ -90,6 +91,14 @@ main(int argc, char **argv)
 		code = 111;
 		goto out;
 	}
+	/* The caller's repository handle must see the new commits (they came as a pack). */
+	if (git_commit_lookup(&cm, repo, &out) < 0) {
+		log_warn("the split commit %s is not readable through the repository: %s",
+		    git_oid_tostr(h, sizeof(h), &out), git_error_last()->message);
+		code = 111;
+		goto out;
+	}
+	git_commit_free(cm);
 	if (split_cache_save(sc, err, sizeof(err)) == -1)
 		log_warn("%s", err);	/* the answer stands; the next run is slower */
 	printf("%s\n", git_oid_tostr(h, sizeof(h), &out));
