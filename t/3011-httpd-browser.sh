@@ -80,8 +80,10 @@ browser_stop() {
 		kill -KILL -"$bs_pid" $(browser_procs "$1") 2>/dev/null
 		wait_until "test -z \"\$(browser_procs $1)\"" 50
 	fi
-	wait "$bs_pid" 2>/dev/null
+	# Reaped only once gone: a wait on a browser still there would block until timeout
+	# kills it, hiding the leak this is to catch.
 	bs_left=$(browser_procs "$1")
+	[ -n "$bs_left" ] || wait "$bs_pid" 2>/dev/null
 	rm -f "$1.pid"
 	test -z "$bs_left" || { echo "browser_stop: $1 left processes $bs_left" >&2; return 1; }
 }
