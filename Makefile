@@ -81,13 +81,14 @@ $(O)/obj/gen/sql.o: $(O)/gen/sql.c
 # The objects need the third-party headers, but not a rebuild when the libraries are rebuilt.
 build/.deps-ready: | deps
 	@touch $@
-build/vg/.deps-ready: build/.vg-pkgs | $(STAMP)-jsmn
+build/vg/.deps-ready: | build/.vg-pkgs $(STAMP)-jsmn
 	@mkdir -p build/sysroot/include/jsmn-only build/vg
 	cp build/sysroot/include/jsmn.h build/sysroot/include/jsmn-only/
 	@touch $@
 
+# A package added to a list is installed at the next make: the stamps depend on the Makefile.
 VG_PKGS = gcc valgrind libsqlite3-dev libbearssl-dev libhttp-parser-dev libcurl4-openssl-dev libgit2-dev
-build/.vg-pkgs:
+build/.vg-pkgs: Makefile
 	@mkdir -p build
 	@missing=; for p in $(VG_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -100,7 +101,7 @@ build/.vg-pkgs:
 	@touch $@
 
 TEST_PKGS = mandoc sqlite3 perl util-linux file bsdextrautils python3 curl git openssl chromium
-build/.test-pkgs:
+build/.test-pkgs: Makefile
 	@missing=; for p in $(TEST_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
