@@ -59,7 +59,6 @@
 
 #define CACHE_MAGIC	"orket-split-cache 1"
 #define CACHE_TIPS	8
-#define CACHE_MAX	(256u << 20)
 
 struct ent {
 	git_oid		 key;
@@ -1647,7 +1646,7 @@ split_cache_open(split_cache **out, const char *dir, const char *prefix, char *e
 	split_cache *sc;
 	struct sha256 h;
 	unsigned char d[SHA256_LEN];
-	struct buf t = BUF_INIT(CACHE_MAX);
+	struct buf t = BUF_INIT(SPLIT_CACHE_MAX);
 	char name[SHA256_LEN * 2 + 1];
 	struct stat stt;
 	size_t i;
@@ -1670,7 +1669,7 @@ split_cache_open(split_cache **out, const char *dir, const char *prefix, char *e
 	    buf_addf(&t, "%s/%s", dir, name) == -1)
 		goto oom;
 	sc->path = buf_steal(&t);
-	buf_init(&t, CACHE_MAX);
+	buf_init(&t, SPLIT_CACHE_MAX);
 
 	if ((fd = open(sc->path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT)
@@ -1679,10 +1678,19 @@ split_cache_open(split_cache **out, const char *dir, const char *prefix, char *e
 		*out = sc;
 		return 0;
 	}
-	if (fstat(fd, &stt) == -1 || (size_t)stt.st_size > CACHE_MAX ||
-	    buf_reserve(&t, (size_t)stt.st_size) == -1) {
+	if (fstat(fd, &stt) == -1)
+		stt.st_size = -1;
+	else if ((uintmax_t)stt.st_size > SPLIT_CACHE_MAX) {
+		log_warn("the split cache %s is larger than %u bytes; ignoring it", sc->path,
+		    (unsigned)SPLIT_CACHE_MAX);
+		close(fd);
+		sc->dirty = 1;
+		*out = sc;
+		return 0;
+	}
+	if (stt.st_size < 0 || buf_reserve(&t, (size_t)stt.st_size) == -1) {
 		log_warn("unable to read the split cache %s: %s; not using it", sc->path,
-		    errno ? strerror(errno) : "too large");
+		    strerror(errno));
 		close(fd);
 		buf_free(&t);
 		*out = sc;
@@ -1799,6 +1807,11 @@ split_cache_save(split_cache *sc, char *err, size_t errlen)
 			goto oom;
 	if (buf_addc(&t, '\n') == -1)
 		goto oom;
+	if (t.len > SPLIT_CACHE_MAX) {
+		snprintf(err, errlen, "the split cache %s would take %zu bytes, more than its cap"
+		    " of %u; not saved", sc->path, t.len, (unsigned)SPLIT_CACHE_MAX);
+		goto fail;
+	}
 
 	if (buf_addf(&tmp, "%s.tmp.%ld", sc->path, (long)getpid()) == -1)
 		goto oom;

@@ -18,6 +18,12 @@
  */
 typedef struct split_cache split_cache;
 
+/*
+ * The cap on a cache file: about 85 bytes a commit, so some 780,000 commits. A larger file
+ * is ignored (with a warning) when opened, and not written when saved.
+ */
+#define SPLIT_CACHE_MAX	(64u << 20)
+
 int	 split_cache_open(split_cache **, const char *dir, const char *prefix,
 	    char *err, size_t errlen);		/* 0, or -1 with err */
 int	 split_cache_save(split_cache *, char *err, size_t errlen);	/* atomic */

@@ -218,6 +218,19 @@ test_expect_success SUBTREE 'a corrupt cache: a warning, and the right answer' '
 	test "$got" = "$want" && test_grep ! corrupt err
 '
 
+test_expect_success SUBTREE 'a cache file at its cap (64 MiB) is read, one byte more is not' '
+	rm -rf cache cap.ours && cp -a merges cap.ours &&
+	want=$("$SPLIT" cap.ours p) &&
+	mkdir cache && f=cache/$(printf p | sha256sum | cut -d" " -f1) &&
+	truncate -s $((64 * 1024 * 1024)) "$f" &&
+	got=$("$SPLIT" cap.ours p --cache cache 2>err) &&
+	test "$got" = "$want" && test_grep "is corrupt" err &&
+	rm "$f" && truncate -s $((64 * 1024 * 1024 + 1)) "$f" &&
+	got=$("$SPLIT" cap.ours p --cache cache 2>err) &&
+	test "$got" = "$want" && test_grep "is larger than 67108864 bytes" err &&
+	test $(wc -c <"$f") -lt 1000000
+'
+
 test_expect_success SUBTREE 'a cache whose commits are not in this repository' '
 	rm -rf cache a.ours b.ours && cp -a merges a.ours && cp -a merges b.ours &&
 	want=$("$SPLIT" a.ours p --cache cache) &&
