@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "clean.h"
 #include "log.h"
 
@@ -12,35 +13,6 @@ static const char usage[] =
     "       [--source-dir dir] [--projects [name ...]] [--archive-days n]\n"
     "       [--hard-delete-days n] [--allow-dirty-git] [--include-ignored] [--execute]\n"
     "       orket-clean -h | --help | --version\n";
-
-static void
-dieusage(const char *fmt, const char *arg)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), fmt, arg);
-	log_warn("%s", msg);
-	fputs(usage, stderr);
-	exit(100);
-}
-
-/* --name value or --name=value; returns the value, or NULL when argv[*i] is not --name. */
-static const char *
-optval(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, n) != 0)
-		return NULL;
-	if (a[n] == '=')
-		return a + n + 1;
-	if (a[n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc)
-		dieusage("option %s needs a value", name);
-	return argv[++*i];
-}
 
 /* Whole days; below 1 counts as 1, as in the original; over CLEAN_DAYS_MAX is refused. */
 static long
@@ -56,9 +28,9 @@ days(const char *s, const char *what)
 	while (end != s && (*end == ' ' || *end == '\t'))
 		end++;
 	if (end == s || *end != '\0' || errno == ERANGE)
-		dieusage("%s: not a whole number of days", what);
+		cli_dieusage("%s: not a whole number of days", what);
 	if (v > CLEAN_DAYS_MAX)
-		dieusage("%s: more days than the limit of 1000000", what);
+		cli_dieusage("%s: more days than the limit of 1000000", what);
 	return v < 1 ? 1 : v;
 }
 
@@ -86,6 +58,7 @@ main(int argc, char **argv)
 	int i, rc;
 
 	log_prog = "orket-clean";
+	cli_init(usage);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.repo_root = ".";
 	cfg.registry_path = ".orket/project_publish_registry.json";
@@ -115,22 +88,22 @@ main(int argc, char **argv)
 				projects[cfg.nprojects++] = argv[++i];
 		} else if (strncmp(argv[i], "--projects=", 11) == 0) {
 			projects[cfg.nprojects++] = argv[i] + 11;
-		} else if ((v = optval(argc, argv, &i, "--repo-root")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--repo-root")) != NULL) {
 			cfg.repo_root = v;
-		} else if ((v = optval(argc, argv, &i, "--registry-path")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--registry-path")) != NULL) {
 			cfg.registry_path = v;
-		} else if ((v = optval(argc, argv, &i, "--archive-dir")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--archive-dir")) != NULL) {
 			cfg.archive_dir = v;
-		} else if ((v = optval(argc, argv, &i, "--source-dir")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--source-dir")) != NULL) {
 			sd = (char *)v;	/* it points into argv, which is ours */
-		} else if ((v = optval(argc, argv, &i, "--archive-days")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--archive-days")) != NULL) {
 			ad = v;
-		} else if ((v = optval(argc, argv, &i, "--hard-delete-days")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--hard-delete-days")) != NULL) {
 			hd = v;
 		} else if (argv[i][0] == '-')
-			dieusage("unknown option: %s", argv[i]);
+			cli_dieusage("unknown option: %s", argv[i]);
 		else
-			dieusage("unexpected argument: %s", argv[i]);
+			cli_dieusage("unexpected argument: %s", argv[i]);
 	}
 	cfg.archive_days = ad != NULL ? days(ad, "--archive-days") : 45;
 	cfg.hard_delete_days = hd != NULL ? days(hd, "--hard-delete-days") : 90;
@@ -149,7 +122,7 @@ main(int argc, char **argv)
 	}
 	cfg.projects = (const char **)projects;
 	if (*cfg.repo_root == '\0' || *cfg.registry_path == '\0' || *cfg.archive_dir == '\0')
-		dieusage("%s: a path is empty", "usage");
+		cli_dieusage("%s: a path is empty", "usage");
 
 	rc = clean_run(&cfg);
 	if (fflush(stdout) != 0 || ferror(stdout))

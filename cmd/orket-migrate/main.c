@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
@@ -11,35 +12,6 @@
 static const char usage[] =
     "usage: orket-migrate [--runtime-db path] [--webhook-db path] [--status | --dry-run]\n"
     "       orket-migrate -h | --help | --version\n";
-
-static void
-dieusage(const char *fmt, const char *arg)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), fmt, arg);
-	log_warn("%s", msg);
-	fputs(usage, stderr);
-	exit(100);
-}
-
-/* --name value or --name=value; returns the value, or NULL when argv[*i] is not --name. */
-static const char *
-optval(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, n) != 0)
-		return NULL;
-	if (a[n] == '=')
-		return a + n + 1;
-	if (a[n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc)
-		dieusage("option %s needs a value", name);
-	return argv[++*i];
-}
 
 int
 main(int argc, char **argv)
@@ -50,6 +22,7 @@ main(int argc, char **argv)
 	int i, r;
 
 	log_prog = "orket-migrate";
+	cli_init(usage);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.runtime_db = getenv("ORKET_RUNTIME_DB");
 	cfg.webhook_db = getenv("ORKET_WEBHOOK_DB");
@@ -69,21 +42,21 @@ main(int argc, char **argv)
 			cfg.mode = MIGRATE_STATUS;
 		} else if (strcmp(argv[i], "--dry-run") == 0) {
 			cfg.dry_run = 1;
-		} else if ((v = optval(argc, argv, &i, "--runtime-db")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--runtime-db")) != NULL) {
 			cfg.runtime_db = v;
-		} else if ((v = optval(argc, argv, &i, "--webhook-db")) != NULL) {
+		} else if ((v = cli_optval(argc, argv, &i, "--webhook-db")) != NULL) {
 			cfg.webhook_db = v;
 		} else if (argv[i][0] == '-')
-			dieusage("unknown option: %s", argv[i]);
+			cli_dieusage("unknown option: %s", argv[i]);
 		else
-			dieusage("unexpected argument: %s", argv[i]);
+			cli_dieusage("unexpected argument: %s", argv[i]);
 	}
 	if (cfg.mode == MIGRATE_STATUS && cfg.dry_run)
-		dieusage("%s: --status and --dry-run do not go together", "usage");
+		cli_dieusage("%s: --status and --dry-run do not go together", "usage");
 	if (cfg.dry_run)
 		cfg.mode = MIGRATE_DRY_RUN;
 	if (*cfg.runtime_db == '\0' || *cfg.webhook_db == '\0')
-		dieusage("%s: a database path is empty", "usage");
+		cli_dieusage("%s: a database path is empty", "usage");
 
 	memset(&err, 0, sizeof(err));
 	r = migrate_run(&cfg, &err);

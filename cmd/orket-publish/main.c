@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "publish.h"
 
@@ -13,35 +14,6 @@ static const char usage[] =
     "       [--ca-file file] [--branch branch] [--repo-prefix prefix] [--private]\n"
     "       [--no-create] [--force] [--verify-parity] [--delete-local] [--execute]\n"
     "       orket-publish -h | --help | --version\n";
-
-static void
-dieusage(const char *fmt, const char *arg)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), fmt, arg);
-	log_warn("%s", msg);
-	fputs(usage, stderr);
-	exit(100);
-}
-
-/* --name value or --name=value; returns the value, or NULL when argv[*i] is not --name. */
-static const char *
-optval(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-
-	if (strncmp(a, name, n) != 0)
-		return NULL;
-	if (a[n] == '=')
-		return a + n + 1;
-	if (a[n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc)
-		dieusage("option %s needs a value", name);
-	return argv[++*i];
-}
 
 /* Blank names are dropped, as the original did: only blanks is no filter at all. */
 static void
@@ -68,6 +40,7 @@ main(int argc, char **argv)
 	int i, r;
 
 	log_prog = "orket-publish";
+	cli_init(usage);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.repo_root = ".";
 	cfg.owner = env("GITEA_PRODUCT_OWNER");
@@ -111,15 +84,15 @@ main(int argc, char **argv)
 		} else if (strncmp(argv[i], "--projects=", 11) == 0) {
 			cfg.nprojects = 0;
 			addproject(&cfg, argv[i] + 11);
-		} else if ((v = optval(argc, argv, &i, "--repo-root")) != NULL)
+		} else if ((v = cli_optval(argc, argv, &i, "--repo-root")) != NULL)
 			cfg.repo_root = v;
-		else if ((v = optval(argc, argv, &i, "--owner")) != NULL)
+		else if ((v = cli_optval(argc, argv, &i, "--owner")) != NULL)
 			cfg.owner = v;
-		else if ((v = optval(argc, argv, &i, "--gitea-url")) != NULL)
+		else if ((v = cli_optval(argc, argv, &i, "--gitea-url")) != NULL)
 			cfg.gitea_url = v;
-		else if ((v = optval(argc, argv, &i, "--username")) != NULL)
+		else if ((v = cli_optval(argc, argv, &i, "--username")) != NULL)
 			cfg.username = v;
-		else if ((v = optval(argc, argv, &i, "--password")) != NULL) {
+		else if ((v = cli_optval(argc, argv, &i, "--password")) != NULL) {
 			/*
 			 * Accepted for the original's sake, but argv is world-readable in
 			 * /proc: keep a copy and blank the argument so that it is visible
@@ -132,18 +105,18 @@ main(int argc, char **argv)
 			cfg.password = pw;
 			log_warn("--password is visible to other users in the process list "
 			    "and in shell history: set GITEA_ADMIN_PASSWORD or GITEA_TOKEN");
-		} else if ((v = optval(argc, argv, &i, "--ca-file")) != NULL)
+		} else if ((v = cli_optval(argc, argv, &i, "--ca-file")) != NULL)
 			cfg.cafile = v;
-		else if ((v = optval(argc, argv, &i, "--source-dir")) != NULL)
+		else if ((v = cli_optval(argc, argv, &i, "--source-dir")) != NULL)
 			cfg.source_dir = v;
-		else if ((v = optval(argc, argv, &i, "--branch")) != NULL)
+		else if ((v = cli_optval(argc, argv, &i, "--branch")) != NULL)
 			cfg.branch = v;
-		else if ((v = optval(argc, argv, &i, "--repo-prefix")) != NULL)
+		else if ((v = cli_optval(argc, argv, &i, "--repo-prefix")) != NULL)
 			cfg.repo_prefix = v;
 		else if (argv[i][0] == '-')
-			dieusage("unknown option: %s", argv[i]);
+			cli_dieusage("unknown option: %s", argv[i]);
 		else
-			dieusage("unexpected argument: %s", argv[i]);
+			cli_dieusage("unexpected argument: %s", argv[i]);
 	}
 	/* --projects with no value is no filter, as with argparse's empty list. */
 	if (cfg.nprojects == 0) {
@@ -151,9 +124,9 @@ main(int argc, char **argv)
 		cfg.projects = NULL;
 	}
 	if (cfg.delete_local && !cfg.execute)
-		dieusage("%s requires --execute", "--delete-local");
+		cli_dieusage("%s requires --execute", "--delete-local");
 	if (cfg.delete_local && !cfg.verify_parity)
-		dieusage("%s requires --verify-parity", "--delete-local");
+		cli_dieusage("%s requires --verify-parity", "--delete-local");
 	cfg.progress = isatty(2);
 
 	r = publish_run(&cfg);
