@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "log.h"
 #include "buf.h"
 #include "gitea.h"
 #include "json.h"
@@ -29,18 +30,6 @@ seterr(struct gitea *g, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * by a proxy, a curl message): the secrets must never reach a log line through us.
  */
 static void
-scrub(char *s, const char *secret)
-{
-	char *p;
-	size_t n;
-
-	if (secret == NULL || (n = strlen(secret)) < 1)
-		return;
-	while ((p = strstr(s, secret)) != NULL)
-		memset(p, '*', n);
-}
-
-static void
 seterr(struct gitea *g, const char *fmt, ...)
 {
 	va_list ap;
@@ -53,8 +42,8 @@ seterr(struct gitea *g, const char *fmt, ...)
 	for (p = (unsigned char *)g->err; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';
-	scrub(g->err, g->password);
-	scrub(g->err, g->token);
+	log_scrub(g->err, g->password);
+	log_scrub(g->err, g->token);
 }
 
 /* Appends s as one path segment: everything but RFC 3986 "unreserved" is escaped. */

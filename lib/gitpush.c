@@ -6,6 +6,7 @@
 
 #include <git2.h>
 
+#include "log.h"
 #include "gitpush.h"
 #include "tlsstream.h"
 
@@ -26,18 +27,6 @@ struct op {
 	int			 rejected;
 	char			 reject[160];	/* the server's reason for a refused ref */
 };
-
-static void
-scrub(char *s, const char *secret)
-{
-	char *p;
-	size_t n;
-
-	if (secret == NULL || (n = strlen(secret)) < 1)
-		return;
-	while ((p = strstr(s, secret)) != NULL)
-		memset(p, '*', n);
-}
 
 /*
  * Formats err; the text may quote libgit2 and the server, so control characters are
@@ -62,8 +51,8 @@ seterr(const struct gitremote *r, char *err, size_t errlen, const char *fmt, ...
 	for (p = (unsigned char *)err; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';
-	scrub(err, r->password);
-	scrub(err, r->token);
+	log_scrub(err, r->password);
+	log_scrub(err, r->token);
 }
 
 static int

@@ -518,3 +518,15 @@ evlog_close(struct evlog *ev)
 	ev->fd = -1;
 	buf_free(&ev->line);
 }
+
+void
+log_scrub(char *s, const char *secret)
+{
+	char *p;
+	size_t n;
+
+	if (secret == NULL || (n = strlen(secret)) < 1)
+		return;
+	while ((p = strstr(s, secret)) != NULL)
+		memset(p, '*', n);
+}

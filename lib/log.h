@@ -62,6 +62,12 @@ void	 log_fatalsys(int, const char *, ...)
 #define LOG_TIMESTAMP_LEN	27
 #define LOG_TIMESTAMP_SIZE	(LOG_TIMESTAMP_LEN + 1)
 
+/*
+ * Blots out every copy of SECRET in S with '*', for messages that quote a server or a
+ * library, which might echo a credential back. Nothing for a NULL or empty SECRET.
+ */
+void	 log_scrub(char *s, const char *secret);
+
 int	 log_timestamp(char *, size_t);
 int	 log_timestamp_ts(const struct timespec *, char *, size_t);
 

@@ -683,6 +683,18 @@ test_fifo(void)
 	ok(file_size(old) == -1, "a FIFO is never rotated");
 }
 
+static void
+test_scrub(void)
+{
+	char s[] = "auth pw:Secr3t failed; again Secr3tSecr3t", t[] = "nothing here";
+
+	log_scrub(s, "Secr3t");
+	is_str(s, "auth pw:****** failed; again ************", "scrub: every copy blotted out");
+	log_scrub(t, "");
+	log_scrub(t, NULL);
+	is_str(t, "nothing here", "scrub: an empty or absent secret changes nothing");
+}
+
 int
 main(void)
 {
@@ -694,6 +706,7 @@ main(void)
 	spath(capfile, sizeof(capfile), "stderr");
 
 	test_diag_format();
+	test_scrub();
 	test_errno_kept();
 	test_one_line();
 	test_truncation();
