@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "db.h"
+
+#define DB_STR_(x)	#x
+#define DB_STR(x)	DB_STR_(x)
 #include "hmac.h"
 
 static int	 seterr(struct db_err *, int, const char *, ...)
@@ -156,7 +159,7 @@ db_open(sqlite3 **out, const char *path, int mode, struct db_err *e)
 	char uri[8192], wal[4200];
 	const char *jm;
 	sqlite3_stmt *st;
-	int rc;
+	int rc, empty;
 
 	*out = NULL;
 	if (path == NULL || *path == '\0')
@@ -201,6 +204,15 @@ db_open(sqlite3 **out, const char *path, int mode, struct db_err *e)
 	if ((rc = exec1(db, "PRAGMA foreign_keys=ON")) != SQLITE_OK)
 		goto fail;
 	if (mode == DB_RW) {
+		/* A new, empty file: its page size can still be chosen, before WAL mode. */
+		if ((rc = sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL)) !=
+		    SQLITE_OK)
+			goto fail;
+		empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+		sqlite3_finalize(st);
+		if (empty && (rc = exec1(db, "PRAGMA page_size=" DB_STR(DB_PAGE_SIZE))) !=
+		    SQLITE_OK)
+			goto fail;
 		if ((rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st,
 		    NULL)) != SQLITE_OK)
 			goto fail;

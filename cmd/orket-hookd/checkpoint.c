@@ -26,6 +26,10 @@ struct ckpt {
 	int		 backfilled;	/* WAL frames the thread's last checkpoint copied */
 	sqlite3		*db;
 	struct ckpt_stats st;		/* under mu */
+	int		 pages;		/* the CKPT_*_BYTES in pages of this database */
+	int		 tail_pages;
+	int		 restart_pages;
+	int		 max_pages;
 };
 
 /*
@@ -33,19 +37,19 @@ struct ckpt {
  * copied back. Under a steady stream the thread copies in parallel, but the loop's next
  * transaction nearly always begins while it is still copying, so the WAL would only grow.
  * Hence the division of work: the thread copies the bulk as soon as the log passes
- * CKPT_PAGES, and keeps up with it; once the log has passed CKPT_RESTART_PAGES and the
- * thread is idle with all but CKPT_TAIL_PAGES frames copied, the writer, right after its
+ * CKPT_BYTES, and keeps up with it; once the log has passed CKPT_RESTART_BYTES and the
+ * thread is idle with all but CKPT_TAIL_BYTES copied, the writer, right after its
  * commit, checkpoints the few frames left, and its next transaction starts the WAL over.
  * That costs the loop the copy of a few frames and two fsyncs, which under a busy disk
  * can take milliseconds: a large restart point makes it rare (once per 32 MB of WAL),
- * so that it stays out of the 99th percentile. At CKPT_MAX_PAGES (64 MB) the writer waits
+ * so that it stays out of the 99th percentile. At CKPT_MAX_BYTES (64 MB) the writer waits
  * for a running thread and copies the rest itself: the bound holds even when the disk is
  * slower than the stream, and the stream is then slowed down to the disk's pace.
  */
-#define CKPT_PAGES		1000
-#define CKPT_TAIL_PAGES		256
-#define CKPT_RESTART_PAGES	8192
-#define CKPT_MAX_PAGES		16384
+#define CKPT_BYTES		(4 << 20)
+#define CKPT_TAIL_BYTES		(1 << 20)
+#define CKPT_RESTART_BYTES	(32 << 20)
+#define CKPT_MAX_BYTES		(64 << 20)
 
 static void *
 ckpt_main(void *arg)
@@ -88,14 +92,14 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	struct ckpt *c = arg;
 	int tail, nlog = -1, nckpt = -1, done;
 
-	if (pages < CKPT_PAGES)
+	if (pages < c->pages)
 		return SQLITE_OK;
 	/*
 	 * While the thread copies, the writer's checkpoint would find the checkpoint lock
 	 * taken and do nothing: the next commit looks again, unless the bound is reached.
 	 */
 	pthread_mutex_lock(&c->mu);
-	if (c->running && pages < CKPT_MAX_PAGES) {
+	if (c->running && pages < c->max_pages) {
 		pthread_mutex_unlock(&c->mu);
 		return SQLITE_OK;
 	}
@@ -104,9 +108,9 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	/* More copied than there is: the WAL started over since, by itself. */
 	if ((done = c->backfilled) > pages)
 		done = c->backfilled = 0;
-	tail = (pages >= CKPT_RESTART_PAGES && pages - done <= CKPT_TAIL_PAGES) ||
-	    pages >= CKPT_MAX_PAGES;
-	if (!tail && pages - done > CKPT_TAIL_PAGES) {
+	tail = (pages >= c->restart_pages && pages - done <= c->tail_pages) ||
+	    pages >= c->max_pages;
+	if (!tail && pages - done > c->tail_pages) {
 		c->want = 1;
 		pthread_cond_signal(&c->cv);
 	}
@@ -136,12 +140,19 @@ checkpoint_stats(struct hookd *h, struct ckpt_stats *st)
 	pthread_mutex_unlock(&c->mu);
 }
 
+static int
+page_size(void *arg, int n, char **v, char **names)
+{
+	*(int *)arg = n == 1 && v[0] ? atoi(v[0]) : 0;
+	return 0;
+}
+
 int
 checkpoint_start(struct hookd *h)
 {
 	struct ckpt *c;
 	sigset_t all, old;
-	int r;
+	int r, ps = 0;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
@@ -157,12 +168,18 @@ checkpoint_start(struct hookd *h)
 	 * A connection learns that the database is in WAL mode when it first reads it; until
 	 * then a checkpoint on it returns at once, having done nothing. Read it now.
 	 */
-	if (sqlite3_exec(c->db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(c->db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(c->db, "PRAGMA page_size", page_size, &ps, NULL) != SQLITE_OK ||
+	    ps < 512) {
 		sqlite3_close(c->db);
 		free(c);
 		errno = EIO;
 		return -1;
 	}
+	c->pages = CKPT_BYTES / ps;
+	c->tail_pages = CKPT_TAIL_BYTES / ps;
+	c->restart_pages = CKPT_RESTART_BYTES / ps;
+	c->max_pages = CKPT_MAX_BYTES / ps;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->idle, NULL);
