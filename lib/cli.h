@@ -13,4 +13,19 @@ void		 cli_init(const char *usage);
 void		 cli_dieusage(const char *fmt, const char *arg) __attribute__((noreturn));
 const char	*cli_optval(int argc, char **argv, int *i, const char *name);
 
+/*
+ * The readiness descriptor of -d FD (s6's notification-fd): a decimal number from 3 to
+ * CLI_NOTIFY_FD_MAX naming an open descriptor, or -1.
+ */
+#define CLI_NOTIFY_FD_MAX	1024
+int		 cli_notify_fd(const char *);
+
+/*
+ * The daemons' command line: -h/--help and --version (print, exit 0), -d FD into *readyfd,
+ * --env-file PATH (or --env-file=PATH) into *envfile; anything else is exit 100 with the
+ * usage text. VERSION is the line --version prints.
+ */
+void		 cli_daemon_args(int argc, char **argv, const char *version, int *readyfd,
+		    const char **envfile);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "db.h"
 #include "dotenv.h"
 #include "hmac.h"
@@ -103,21 +104,6 @@ check_stop(struct loop *l, void *arg)
 }
 
 static int
-notify_fd(const char *s)
-{
-	char *end;
-	long fd;
-
-	errno = 0;
-	fd = strtol(s, &end, 10);
-	if (errno || *end || fd < 3 || fd > 1024)
-		return -1;
-	if (fcntl((int)fd, F_GETFD) == -1)
-		return -1;
-	return (int)fd;
-}
-
-static int
 run(struct hookd *h, int readyfd)
 {
 	struct db_err de;
@@ -176,27 +162,9 @@ main(int argc, char **argv)
 	log_prog = "orket-hookd";
 	memset(&h, 0, sizeof(h));
 	h.ev.fd = -1;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			return fflush(stdout) == 0 ? 0 : 111;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			puts("orket-hookd " ORKET_VERSION);
-			return fflush(stdout) == 0 ? 0 : 111;
-		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
-			if ((readyfd = notify_fd(argv[++i])) == -1)
-				log_fatal(100, "-d needs an open descriptor of 3 or more, not %s",
-				    argv[i]);
-		} else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc) {
-			h.env_file = argv[++i];
-		} else if (strncmp(argv[i], "--env-file=", 11) == 0) {
-			h.env_file = argv[i] + 11;
-		} else {
-			fputs(usage, stderr);
-			log_fatal(100, "%s: %s", argv[i][0] == '-' ? "unknown option or missing value"
-			    : "unexpected argument", argv[i]);
-		}
-	}
+	cli_init(usage);
+	cli_daemon_args(argc, argv, "orket-hookd " ORKET_VERSION, &readyfd,
+	    &h.env_file);
 	if ((h.env0 = env_snapshot()) == NULL)
 		log_fatalsys(111, "unable to copy the environment");
 	if (dotenv_load_files(h.env_file, err, sizeof(err)) == -1)
