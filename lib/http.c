@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "http.h"
 #include "log.h"
 
@@ -1864,4 +1865,18 @@ http_server_free(struct http_server *srv)
 	srv->slots = NULL;
 	srv->slotgen = srv->freeslots = NULL;
 	errno = saved;
+}
+
+int
+http_stats_prom(struct buf *b, const char *prefix, const struct http_stats *s)
+{
+	int c, r;
+
+	r = buf_addf(b, "# HELP %s_requests_total HTTP responses by status code.\n"
+	    "# TYPE %s_requests_total counter\n", prefix, prefix);
+	for (c = HTTP_STATUS_MIN; c <= HTTP_STATUS_MAX && r == 0; c++)
+		if (s->by_code[c - HTTP_STATUS_MIN])
+			r = buf_addf(b, "%s_requests_total{code=\"%d\"} %llu\n", prefix, c,
+			    (unsigned long long)s->by_code[c - HTTP_STATUS_MIN]);
+	return r;
 }

@@ -225,6 +225,13 @@ struct http_stats {
 	uint64_t	 accept_errors;
 };
 
+/*
+ * Appends the Prometheus counter PREFIX_requests_total{code="..."}, one line per status
+ * code seen, with its HELP and TYPE lines. 0, or -1 when the buf is full.
+ */
+struct buf;
+int	 http_stats_prom(struct buf *, const char *prefix, const struct http_stats *);
+
 struct http_listener {
 	int		 fd;
 	int		 port;

@@ -134,14 +134,8 @@ metrics(struct hookd *h, uint64_t id)
 	size_t i;
 	long depth = outbox_depth(h);
 	struct ckpt_stats ck;
-	int c;
 
-	buf_adds(&b, "# HELP orket_hookd_requests_total HTTP responses by status code.\n"
-	    "# TYPE orket_hookd_requests_total counter\n");
-	for (c = HTTP_STATUS_MIN; c <= HTTP_STATUS_MAX; c++)
-		if (s->by_code[c - HTTP_STATUS_MIN])
-			buf_addf(&b, "orket_hookd_requests_total{code=\"%d\"} %llu\n", c,
-			    (unsigned long long)s->by_code[c - HTTP_STATUS_MIN]);
+	http_stats_prom(&b, "orket_hookd", s);
 	buf_addf(&b, "# TYPE orket_hookd_deliveries_total counter\n"
 	    "orket_hookd_deliveries_total{result=\"stored\"} %llu\n"
 	    "orket_hookd_deliveries_total{result=\"duplicate\"} %llu\n"

@@ -634,14 +634,8 @@ route_prom(struct httpd *h, struct http_request *req)
 {
 	struct buf b = BUF_INIT(1 << 20);
 	const struct http_stats *s = &h->srv.stats;
-	int c;
 
-	buf_adds(&b, "# HELP orket_httpd_requests_total HTTP responses by status code.\n"
-	    "# TYPE orket_httpd_requests_total counter\n");
-	for (c = HTTP_STATUS_MIN; c <= HTTP_STATUS_MAX; c++)
-		if (s->by_code[c - HTTP_STATUS_MIN])
-			buf_addf(&b, "orket_httpd_requests_total{code=\"%d\"} %llu\n", c,
-			    (unsigned long long)s->by_code[c - HTTP_STATUS_MIN]);
+	http_stats_prom(&b, "orket_httpd", s);
 	buf_addf(&b, "# TYPE orket_httpd_connections gauge\n"
 	    "orket_httpd_connections %llu\n"
 	    "# TYPE orket_httpd_auth_failures_total counter\n"
