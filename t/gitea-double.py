@@ -1649,6 +1649,32 @@ def read_secret(value, path, what):
 	return value
 
 
+def serve_loop(double, server, make):
+	"""Serve until stopped; after a "refuse" fault the listener stays closed for a while,
+	then MAKE() opens it again on the same port. The git double uses this too."""
+	while True:
+		server.serve_forever(poll_interval=0.1)
+		server.server_close()
+		double.closed_event.set()
+		if double.stopping:
+			break
+		double.reopen_event.wait(double.refuse_seconds)
+		if double.stopping:
+			break
+		for _ in range(50):
+			try:
+				server = make()
+				break
+			except OSError:
+				time.sleep(0.1)
+		else:
+			say("fatal: unable to listen again on 127.0.0.1:%d" % double.port)
+			sys.exit(111)
+		with double.lock:
+			double.server = server
+			double.down = False
+
+
 def main():
 	p = argparse.ArgumentParser(prog="gitea-double.py", description="Gitea REST API test double")
 	p.add_argument("--port", type=int, default=0)
@@ -1695,28 +1721,7 @@ def main():
 	if args.port_file:
 		write_atomic(args.port_file, "%d\n" % double.port)
 	double.save()
-	while True:
-		server.serve_forever(poll_interval=0.1)
-		server.server_close()
-		double.closed_event.set()
-		if double.stopping:
-			break
-		# "refuse": the listener stays closed, then comes back on the same port.
-		double.reopen_event.wait(double.refuse_seconds)
-		if double.stopping:
-			break
-		for _ in range(50):
-			try:
-				server = Server(double, double.port)
-				break
-			except OSError:
-				time.sleep(0.1)
-		else:
-			say("fatal: unable to listen again on 127.0.0.1:%d" % double.port)
-			sys.exit(111)
-		with double.lock:
-			double.server = server
-			double.down = False
+	serve_loop(double, server, lambda: Server(double, double.port))
 	with double.lock:
 		double.save()
 	sys.exit(0)

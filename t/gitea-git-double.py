@@ -440,27 +440,7 @@ def main():
 	if args.port_file:
 		gd.write_atomic(args.port_file, "%d\n" % double.port)
 	double.save()
-	while True:
-		server.serve_forever(poll_interval=0.1)
-		server.server_close()
-		double.closed_event.set()
-		if double.stopping:
-			break
-		double.reopen_event.wait(double.refuse_seconds)
-		if double.stopping:
-			break
-		for _ in range(50):
-			try:
-				server = GitServer(double, double.port)
-				break
-			except OSError:
-				time.sleep(0.1)
-		else:
-			gd.say("fatal: unable to listen again on 127.0.0.1:%d" % double.port)
-			sys.exit(111)
-		with double.lock:
-			double.server = server
-			double.down = False
+	gd.serve_loop(double, server, lambda: GitServer(double, double.port))
 	with double.lock:
 		double.save()
 	sys.exit(0)
