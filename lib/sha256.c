@@ -72,7 +72,7 @@ static void
 rounds_ni(uint32_t h[8], const unsigned char *p, size_t n)
 {
 	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-	__m128i abef, cdgh, abef0, cdgh0, tmp, msg, w[16];
+	__m128i abef, cdgh, abef0, cdgh0, tmp, msg, w[4];
 	int j;
 
 	tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);	/* CDAB */
@@ -85,13 +85,20 @@ rounds_ni(uint32_t h[8], const unsigned char *p, size_t n)
 		for (j = 0; j < 4; j++)
 			w[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * j)),
 			    bswap);
-		for (j = 4; j < 16; j++)
-			w[j] = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(w[j - 4],
-			    w[j - 3]), _mm_alignr_epi8(w[j - 1], w[j - 2], 4)), w[j - 1]);
+		/*
+		 * Four words of schedule live at a time (w[j % 4] holds words 4j..4j+3), and
+		 * the next four are made right after their first use: the sha256msg1/msg2
+		 * work then runs beside the rounds' dependency chain instead of before it.
+		 */
 		for (j = 0; j < 16; j++) {
-			msg = _mm_add_epi32(w[j], _mm_loadu_si128((const __m128i *)&K[4 * j]));
+			msg = _mm_add_epi32(w[j & 3], _mm_loadu_si128((const __m128i *)&K[4 * j]));
 			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
 			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(msg, 0x0E));
+			if (j < 12)
+				w[j & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(
+				    _mm_sha256msg1_epu32(w[j & 3], w[(j + 1) & 3]),
+				    _mm_alignr_epi8(w[(j + 3) & 3], w[(j + 2) & 3], 4)),
+				    w[(j + 3) & 3]);
 		}
 		abef = _mm_add_epi32(abef, abef0);
 		cdgh = _mm_add_epi32(cdgh, cdgh0);
