@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,151 @@ fail:
 	    sqlite3_errmsg(db));
 	sqlite3_close(db);
 	return -1;
+}
+
+/*
+ * SQLite's memory, through a cache of freed blocks of 4 to 64 KB. A stored delivery makes
+ * SQLite allocate and free a few such blocks (its record, its pages); musl's allocator
+ * gave each one back to the kernel as it was freed: an madvise, and a TLB flush on every
+ * core of the process, about once per delivery (bench/hookd). Blocks of a size class are
+ * kept for the next allocation of that class, up to SQLMEM_CACHE_MAX bytes in all; the
+ * rest go to malloc. Each block starts with a header that holds its usable size.
+ */
+#define SQLMEM_GRAIN		4096
+#define SQLMEM_CLASSES		16	/* 4, 8, ... 64 KB */
+#define SQLMEM_CACHE_MAX	(8 << 20)
+#define SQLMEM_HDR		16
+
+static pthread_mutex_t sqlmem_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *sqlmem_list[SQLMEM_CLASSES];
+static size_t sqlmem_cached;
+
+static int
+sqlmem_roundup(int n)
+{
+	size_t u = n > 0 ? (size_t)n : 1;
+
+	if (u >= SQLMEM_GRAIN && u <= SQLMEM_GRAIN * SQLMEM_CLASSES)
+		return (int)((u + SQLMEM_GRAIN - 1) / SQLMEM_GRAIN * SQLMEM_GRAIN);
+	return (int)((u + 15) & ~(size_t)15);
+}
+
+/* The size class of a usable size, or -1 when blocks of that size are not kept. */
+static int
+sqlmem_class(size_t u)
+{
+	if (u < SQLMEM_GRAIN || u > SQLMEM_GRAIN * SQLMEM_CLASSES || u % SQLMEM_GRAIN)
+		return -1;
+	return (int)(u / SQLMEM_GRAIN) - 1;
+}
+
+static void *
+sqlmem_malloc(int n)
+{
+	size_t u = (size_t)sqlmem_roundup(n);
+	int c = sqlmem_class(u);
+	char *b = NULL;
+
+	if (c >= 0) {
+		pthread_mutex_lock(&sqlmem_mu);
+		if ((b = sqlmem_list[c]) != NULL) {
+			memcpy(&sqlmem_list[c], b + SQLMEM_HDR, sizeof(void *));
+			sqlmem_cached -= u;
+		}
+		pthread_mutex_unlock(&sqlmem_mu);
+	}
+	if (b == NULL && (b = malloc(u + SQLMEM_HDR)) == NULL)
+		return NULL;
+	memcpy(b, &u, sizeof(u));
+	return b + SQLMEM_HDR;
+}
+
+static int
+sqlmem_size(void *p)
+{
+	size_t u;
+
+	if (p == NULL)
+		return 0;
+	memcpy(&u, (char *)p - SQLMEM_HDR, sizeof(u));
+	return (int)u;
+}
+
+static void
+sqlmem_free(void *p)
+{
+	char *b;
+	size_t u;
+	int c;
+
+	if (p == NULL)
+		return;
+	b = (char *)p - SQLMEM_HDR;
+	memcpy(&u, b, sizeof(u));
+	if ((c = sqlmem_class(u)) >= 0) {
+		pthread_mutex_lock(&sqlmem_mu);
+		if (sqlmem_cached + u <= SQLMEM_CACHE_MAX) {
+			memcpy(p, &sqlmem_list[c], sizeof(void *));
+			sqlmem_list[c] = b;
+			sqlmem_cached += u;
+			b = NULL;
+		}
+		pthread_mutex_unlock(&sqlmem_mu);
+	}
+	free(b);
+}
+
+static void *
+sqlmem_realloc(void *p, int n)
+{
+	void *q;
+	int old = sqlmem_size(p);
+
+	if (p != NULL && sqlmem_roundup(n) == old)
+		return p;
+	if ((q = sqlmem_malloc(n)) == NULL)
+		return NULL;
+	if (p != NULL) {
+		memcpy(q, p, (size_t)(old < n ? old : n));
+		sqlmem_free(p);
+	}
+	return q;
+}
+
+static int
+sqlmem_init(void *arg)
+{
+	return SQLITE_OK;
+}
+
+/* sqlite3_shutdown: the cached blocks go back to malloc. */
+static void
+sqlmem_shutdown(void *arg)
+{
+	char *b;
+	int c;
+
+	pthread_mutex_lock(&sqlmem_mu);
+	for (c = 0; c < SQLMEM_CLASSES; c++) {
+		while ((b = sqlmem_list[c]) != NULL) {
+			memcpy(&sqlmem_list[c], b + SQLMEM_HDR, sizeof(void *));
+			free(b);
+		}
+	}
+	sqlmem_cached = 0;
+	pthread_mutex_unlock(&sqlmem_mu);
+}
+
+/* Before any other SQLite call of the process; sqlite3_shutdown at its end. */
+int
+db_tune(void)
+{
+	static const sqlite3_mem_methods m = {
+		sqlmem_malloc, sqlmem_free, sqlmem_realloc, sqlmem_size, sqlmem_roundup,
+		sqlmem_init, sqlmem_shutdown, NULL,
+	};
+
+	return sqlite3_config(SQLITE_CONFIG_MALLOC, &m) == SQLITE_OK ? 0 : -1;
 }
 
 void

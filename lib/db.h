@@ -42,6 +42,7 @@ enum {
 };
 
 int	db_open(sqlite3 **, const char *path, int mode, struct db_err *);
+int	db_tune(void);
 void	db_close(sqlite3 *);
 int	db_errclass(int sqlite_rc);
 int	db_mkdirs(const char *path, struct db_err *);
