@@ -110,6 +110,8 @@ run(struct hookd *h, int readyfd)
 	char err[512];
 	int code = 111;
 
+	if (db_tune() == -1)
+		log_warn("unable to set SQLite's allocator; using its own");
 	if (db_open_migrated(&h->db, h->cfg.webhook_db, "webhook", &de) == -1)
 		log_fatal(de.code == 1 ? 100 : de.code, "%s", de.msg);
 	if (h->cfg.durability_full)
@@ -175,6 +177,7 @@ main(int argc, char **argv)
 	for (i = 0; i < HOOKD_STMTS; i++)
 		sqlite3_finalize(h.st[i]);
 	db_close(h.db);
+	sqlite3_shutdown();	/* db_tune's cached blocks */
 	evlog_close(&h.ev);
 	rate_free(&h.rate);
 	loop_free(&h.loop);
