@@ -18,6 +18,7 @@
 #define HOOKD_DELIVERY_ID_MAX	128		/* X-Gitea-Delivery bytes */
 #define HOOKD_EVENT_MAX		64		/* X-Gitea-Event bytes */
 #define HOOKD_JSON_TOKENS	65536		/* tokens of one delivery's JSON */
+#define HOOKD_OFFLOAD_MIN	(8 * 1024)	/* bodies from this size verified on the thread */
 #define HOOKD_BATCH_MAX		512		/* deliveries in one group commit */
 #define HOOKD_BATCH_US		300		/* the oldest delivery of a batch waits no more */
 #define HOOKD_RATE_WINDOW_MS	60000
@@ -90,6 +91,7 @@ struct hookd;
 struct outbox;
 struct sandbox;
 struct ckpt;
+struct verifier;
 
 #define DB_BUSY_TIMEOUT_MS_CKPT	100	/* the checkpointer gives way to the writer */
 
@@ -113,6 +115,8 @@ struct hookd_metrics {
 	uint64_t	 signature_missing;
 	uint64_t	 signature_invalid;
 	uint64_t	 signature_previous;	/* accepted with GITEA_WEBHOOK_SECRET_PREVIOUS */
+	uint64_t	 verified_loop;		/* checked on the loop (a small body) */
+	uint64_t	 verified_thread;	/* handed to the verifier thread */
 	uint64_t	 invalid_payload;
 	uint64_t	 commits;		/* group commits */
 	uint64_t	 commit_failures;
@@ -140,6 +144,7 @@ struct hookd {
 	struct hookd_metrics	 m;
 	struct outbox		*outbox;
 	struct ckpt		*ckpt;		/* the checkpoint thread */
+	struct verifier		*verifier;	/* the signature and payload thread */
 	struct sandbox		*sandbox;
 	jsmntok_t		*toks;		/* HOOKD_JSON_TOKENS, for one delivery at a time */
 	struct delivery		*batch;		/* deliveries waiting for the group commit */

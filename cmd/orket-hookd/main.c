@@ -14,6 +14,7 @@
 #include "dotenv.h"
 #include "hmac.h"
 #include "hookd.h"
+#include "verify.h"
 #include "server.h"
 
 
@@ -99,7 +100,8 @@ check_stop(struct loop *l, void *arg)
 {
 	struct hookd *h = arg;
 
-	if (h->stopping && http_nconns(&h->srv) == 0 && h->batch == NULL && outbox_idle(h))
+	if (h->stopping && http_nconns(&h->srv) == 0 && h->batch == NULL && outbox_idle(h) &&
+	    verifier_idle(h))
 		loop_stop(l);
 }
 

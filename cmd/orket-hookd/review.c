@@ -32,6 +32,7 @@ delivery_free(struct delivery *d)
 	free(d->branch);
 	free(d->merged_by);
 	free(d->reply);
+	free(d->body);
 	free(d);
 }
 

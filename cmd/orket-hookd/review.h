@@ -27,6 +27,7 @@ struct delivery {
 	char			 addr[HTTP_ADDRSTRLEN];
 	const char		*payload;	/* the raw body, valid until answered */
 	size_t			 payloadlen;
+	char			*body;		/* the payload's own copy, when it has one */
 	enum review_kind	 kind;
 	char			*action;
 	char			*owner, *name;	/* repository.owner.login, repository.name */

@@ -12,14 +12,19 @@
 #include "json.h"
 #include "review.h"
 #include "server.h"
+#include "verify.h"
 
 static const double latency_bounds[] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
 };
 
-/* What the request callbacks keep between head, body and request: the running HMACs. */
+/*
+ * What the request callbacks keep between head and request: the HMACs keyed with the
+ * secrets of the moment the head arrived (a SIGHUP in between changes nothing for it).
+ */
 struct pending {
 	struct hmac	 cur, prev;
+	int		 has_prev;
 	int		 route;
 	size_t		 total;
 };
@@ -146,6 +151,11 @@ metrics(struct hookd *h, uint64_t id)
 	    "orket_hookd_signature_failures_total{reason=\"invalid\"} %llu\n"
 	    "# TYPE orket_hookd_signature_previous_secret_total counter\n"
 	    "orket_hookd_signature_previous_secret_total %llu\n"
+	    "# HELP orket_hookd_verified_total Signed deliveries checked (HMAC and JSON), on "
+	    "the loop (bodies under 8 KB) or on the verifier thread.\n"
+	    "# TYPE orket_hookd_verified_total counter\n"
+	    "orket_hookd_verified_total{on=\"loop\"} %llu\n"
+	    "orket_hookd_verified_total{on=\"thread\"} %llu\n"
 	    "# TYPE orket_hookd_invalid_payloads_total counter\n"
 	    "orket_hookd_invalid_payloads_total %llu\n"
 	    "# TYPE orket_hookd_group_commits_total counter\n"
@@ -166,6 +176,8 @@ metrics(struct hookd *h, uint64_t id)
 	    (unsigned long long)h->m.signature_missing,
 	    (unsigned long long)h->m.signature_invalid,
 	    (unsigned long long)h->m.signature_previous,
+	    (unsigned long long)h->m.verified_loop,
+	    (unsigned long long)h->m.verified_thread,
 	    (unsigned long long)h->m.invalid_payload,
 	    (unsigned long long)h->m.commits,
 	    (unsigned long long)h->m.commit_failures,
@@ -263,15 +275,17 @@ on_head(struct http_server *srv, struct http_request *req, void *arg)
 	p->route = gitea ? R_GITEA : R_TEST;
 	if (gitea) {
 		hmac_init(&p->cur, h->cfg.secret, h->cfg.secretlen);
-		if (h->cfg.secret_prev)
+		if (h->cfg.secret_prev) {
 			hmac_init(&p->prev, h->cfg.secret_prev, h->cfg.secret_prevlen);
+			p->has_prev = 1;
+		}
 	}
 	/* One byte more than the cap, so a chunked body one byte over reaches on_body. */
 	req->body_max = (gitea ? HOOKD_BODY_MAX : HOOKD_TEST_BODY_MAX) + 1;
 	req->user = p;
 }
 
-/* The body streams through the HMACs as it arrives. */
+/* The body is counted as it arrives; the verifier thread hashes it whole. */
 static int
 on_body(struct http_server *srv, struct http_request *req, const char *data, size_t n,
     void *arg)
@@ -287,48 +301,38 @@ on_body(struct http_server *srv, struct http_request *req, const char *data, siz
 			reject_event(h, req->peer, 413, "Payload too large");
 		return 413;
 	}
-	if (p->route == R_GITEA) {
-		hmac_update(&p->cur, data, n);
-		if (h->cfg.secret_prev)
-			hmac_update(&p->prev, data, n);
-	}
 	return 0;
 }
 
-/* 0 signed with the current secret, 1 with the previous one, -1 missing, -2 invalid. */
-static int
-verify(struct hookd *h, struct http_request *req, struct pending *p)
+/*
+ * The signature sent: X-Gitea-Signature, else X-Hub-Signature-256 with its "sha256="
+ * prefix. Returns its 64 hex digits, or NULL with *why -1 when there is none and -2 when
+ * it cannot match: only 64 lowercase hex digits can, anything else is invalid, never an
+ * error. The thread compares it with the HMACs.
+ */
+static const char *
+signature(struct http_request *req, int *why)
 {
-	unsigned char mac[HMAC_SHA256_LEN];
-	char hex[HMAC_SHA256_HEX + 1];
 	const char *sig;
-	int r = -2;
 
 	sig = http_header(req, "X-Gitea-Signature");
 	if (sig == NULL || *sig == '\0') {
 		sig = http_header(req, "X-Hub-Signature-256");
-		if (sig == NULL || *sig == '\0')
-			return -1;
-		if (strncmp(sig, "sha256=", 7) != 0)
-			return -2;
+		if (sig == NULL || *sig == '\0') {
+			*why = -1;
+			return NULL;
+		}
+		if (strncmp(sig, "sha256=", 7) != 0) {
+			*why = -2;
+			return NULL;
+		}
 		sig += 7;
 	}
-	/* Only 64 lowercase hex digits can match: anything else is invalid, never an error. */
-	if (strlen(sig) != HMAC_SHA256_HEX)
-		return -2;
-	hmac_final(&p->cur, mac);
-	hex_encode(mac, sizeof(mac), hex);
-	if (ct_equal(hex, sig, HMAC_SHA256_HEX))
-		r = 0;
-	else if (h->cfg.secret_prev) {
-		hmac_final(&p->prev, mac);
-		hex_encode(mac, sizeof(mac), hex);
-		if (ct_equal(hex, sig, HMAC_SHA256_HEX))
-			r = 1;
+	if (strlen(sig) != HMAC_SHA256_HEX) {
+		*why = -2;
+		return NULL;
 	}
-	wipe(mac, sizeof(mac));
-	wipe(hex, sizeof(hex));
-	return r;
+	return sig;
 }
 
 static char *
@@ -385,64 +389,85 @@ validate(const struct json *j, char *msg, size_t msglen)
 }
 
 /*
- * A verified delivery: validate, classify, and queue it for this turn's group commit.
- * payload is the JSON to act on (the whole body for Gitea, the "payload" member for the
- * test route); event and action, when given, override the headers and payload.action.
+ * Parse, validate and classify a verified payload into d, whose headers are already
+ * copied (d->event NULL when absent). Runs on the verifier thread for Gitea's deliveries
+ * and on the loop for the test route, each with its own tokens. Returns 0, or -1 with msg
+ * and errno EINVAL (answered 400) or ENOMEM (503).
  */
-static void
-accept_delivery(struct hookd *h, struct http_request *req, const char *payload, size_t len,
-    const char *event, const char *action)
+int
+delivery_check(struct delivery *d, const char *payload, size_t len, const char *action,
+    int toolong, jsmntok_t *toks, char *msg, size_t msglen)
 {
-	struct delivery *d = NULL;
 	struct json j;
-	char msg[256];
-	int r, toolong = 0;
+	int r;
 
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		goto nomem;
-	if (event)
-		d->event = strdup(event);
-	else
-		d->event = header_copy(req, "X-Gitea-Event", HOOKD_EVENT_MAX, &toolong);
 	/*
 	 * Only the pull request events are read below the top level (review_classify); for
 	 * every other event the text is checked as thoroughly, but only the root's members
 	 * become tokens, which saves most of the parsing of a large push payload.
 	 */
 	if (d->event != NULL && strncmp(d->event, "pull_request", 12) == 0)
-		r = json_parse(&j, payload, len, h->toks, HOOKD_JSON_TOKENS);
+		r = json_parse(&j, payload, len, toks, HOOKD_JSON_TOKENS);
 	else
-		r = json_parse_top(&j, payload, len, h->toks, HOOKD_JSON_TOKENS);
+		r = json_parse_top(&j, payload, len, toks, HOOKD_JSON_TOKENS);
 	if (r != 0) {
-		snprintf(msg, sizeof(msg), "Invalid payload: %s", json_strerror(r));
+		snprintf(msg, msglen, "Invalid payload: %s", json_strerror(r));
 		goto bad;
 	}
-	if (validate(&j, msg, sizeof(msg)) == -1)
+	if (validate(&j, msg, msglen) == -1)
 		goto bad;
-	d->req = req->id;
-	d->start_ms = req->start_ms;
 	d->payload = payload;
 	d->payloadlen = len;
-	snprintf(d->addr, sizeof(d->addr), "%s", req->peer);
-	d->event_type = header_copy(req, "X-Gitea-Event-Type", HOOKD_EVENT_MAX, &toolong);
-	d->delivery_id = header_copy(req, "X-Gitea-Delivery", HOOKD_DELIVERY_ID_MAX, &toolong);
 	if (toolong) {
-		snprintf(msg, sizeof(msg), "Invalid payload: X-Gitea-Event, X-Gitea-Event-Type "
+		snprintf(msg, msglen, "Invalid payload: X-Gitea-Event, X-Gitea-Event-Type "
 		    "or X-Gitea-Delivery is too long");
 		goto bad;
 	}
 	if (d->event == NULL && (d->event = strdup("None")) == NULL)
 		goto nomem;
-	if (review_classify(d, &j, msg, sizeof(msg)) == -1)
+	if (review_classify(d, &j, msg, msglen) == -1)
 		goto bad;
 	if (action && d->action == NULL && (d->action = strdup(action)) == NULL)
 		goto nomem;
-	/*
-	 * Stored and answered at the end of this turn, in one transaction with the others;
-	 * but a burst must not make the first delivery wait for the whole burst's hashing
-	 * and parsing: past HOOKD_BATCH_US (or HOOKD_BATCH_MAX deliveries) the batch so far
-	 * is committed and answered at once.
-	 */
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+nomem:
+	snprintf(msg, msglen, "Out of memory");
+	errno = ENOMEM;
+	return -1;
+}
+
+/* A new delivery with the request's headers; event, when given, overrides the header. */
+static struct delivery *
+delivery_new(struct http_request *req, const char *event, int *toolong)
+{
+	struct delivery *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (event)
+		d->event = strdup(event);
+	else
+		d->event = header_copy(req, "X-Gitea-Event", HOOKD_EVENT_MAX, toolong);
+	d->event_type = header_copy(req, "X-Gitea-Event-Type", HOOKD_EVENT_MAX, toolong);
+	d->delivery_id = header_copy(req, "X-Gitea-Delivery", HOOKD_DELIVERY_ID_MAX, toolong);
+	d->req = req->id;
+	d->start_ms = req->start_ms;
+	snprintf(d->addr, sizeof(d->addr), "%s", req->peer);
+	return d;
+}
+
+/*
+ * Stored and answered at the end of this turn, in one transaction with the others; but a
+ * burst must not make the first delivery wait for the whole burst's hashing and parsing:
+ * past HOOKD_BATCH_US (or HOOKD_BATCH_MAX deliveries) the batch so far is committed and
+ * answered at once.
+ */
+static void
+queue_delivery(struct hookd *h, struct delivery *d)
+{
 	if (h->batch == NULL)
 		h->batch_start = mono_us();
 	*h->batch_tail = d;
@@ -450,38 +475,126 @@ accept_delivery(struct hookd *h, struct http_request *req, const char *payload, 
 	h->nbatch++;
 	if (h->nbatch >= HOOKD_BATCH_MAX || mono_us() - h->batch_start >= HOOKD_BATCH_US)
 		hookd_commit(h);
-	return;
-bad:
-	delivery_free(d);
-	h->m.invalid_payload++;
-	reject_event(h, req->peer, 400, msg);
-	json_detail(h, req->id, 400, msg, NULL);
-	return;
-nomem:
-	delivery_free(d);
-	json_detail(h, req->id, 503, "Out of memory", "Retry-After: 1\r\n");
 }
 
 static void
+bad_delivery(struct hookd *h, struct delivery *d, const char *msg)
+{
+	h->m.invalid_payload++;
+	reject_event(h, d->addr, 400, msg);
+	json_detail(h, d->req, 400, msg, NULL);
+	delivery_free(d);
+}
+
+/* Back from the verifier thread, on the loop. */
+static void
+verified(struct hookd *h, struct vjob *j)
+{
+	struct delivery *d = j->d;
+
+	switch (j->verdict) {
+	case V_BADSIG:
+		h->m.signature_invalid++;
+		count_sigfail(h, d->addr);
+		reject_event(h, d->addr, 401, "Invalid webhook signature");
+		json_detail(h, d->req, 401, "Invalid signature", NULL);
+		break;
+	case V_NOMEM:
+		json_detail(h, d->req, 503, "Out of memory", "Retry-After: 1\r\n");
+		break;
+	case V_BADPAYLOAD:
+		j->d = NULL;
+		bad_delivery(h, d, j->msg);
+		break;
+	default:
+		if (j->verdict == V_PREVIOUS)
+			h->m.signature_previous++;
+		j->d = NULL;
+		queue_delivery(h, d);
+		break;
+	}
+	vjob_free(j);
+}
+
+/*
+ * A Gitea delivery: a missing or malformed signature is refused here; otherwise the
+ * headers and the body are copied into a job for the verifier thread (verified above).
+ */
+static void
 gitea_delivery(struct hookd *h, struct http_request *req, struct pending *p)
 {
-	int r = verify(h, req, p);
+	struct vjob *j;
+	const char *sig;
+	int why = 0;
 
-	if (r < 0) {
-		if (r == -1)
+	if ((sig = signature(req, &why)) == NULL) {
+		if (why == -1)
 			h->m.signature_missing++;
 		else
 			h->m.signature_invalid++;
 		count_sigfail(h, req->peer);
-		reject_event(h, req->peer, 401, r == -1 ? "Missing webhook signature" :
+		reject_event(h, req->peer, 401, why == -1 ? "Missing webhook signature" :
 		    "Invalid webhook signature");
-		json_detail(h, req->id, 401, r == -1 ? "Missing signature" : "Invalid signature",
-		    NULL);
+		json_detail(h, req->id, 401, why == -1 ? "Missing signature" :
+		    "Invalid signature", NULL);
 		return;
 	}
-	if (r == 1)
-		h->m.signature_previous++;
-	accept_delivery(h, req, req->body, req->bodylen, NULL, NULL);
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->d = delivery_new(req, NULL, &j->toolong)) == NULL)
+		goto nomem;
+	j->cur = p->cur;
+	j->prev = p->prev;
+	j->has_prev = p->has_prev;
+	memcpy(j->sig, sig, HMAC_SHA256_HEX);
+	j->sig[HMAC_SHA256_HEX] = '\0';
+	/*
+	 * A small body is checked right here: handing it over and back would cost the loop
+	 * about what checking it does. A large one goes to the thread with its own copy
+	 * (the connection's buffer may be gone by the time the thread reads it).
+	 */
+	if (req->bodylen < HOOKD_OFFLOAD_MIN) {
+		j->d->payload = req->body;
+		j->d->payloadlen = req->bodylen;
+		verifier_check(j, h->toks);
+		h->m.verified_loop++;
+		verified(h, j);
+		return;
+	}
+	if ((j->d->body = malloc(req->bodylen)) == NULL)
+		goto nomem;
+	memcpy(j->d->body, req->body, req->bodylen);
+	j->d->payload = j->d->body;
+	j->d->payloadlen = req->bodylen;
+	h->m.verified_thread++;
+	verifier_submit(h, j);
+	return;
+nomem:
+	vjob_free(j);
+	json_detail(h, req->id, 503, "Out of memory", "Retry-After: 1\r\n");
+}
+
+/* A test delivery, checked on the loop. */
+static void
+accept_delivery(struct hookd *h, struct http_request *req, const char *payload, size_t len,
+    const char *event, const char *action)
+{
+	struct delivery *d;
+	char msg[256];
+	int toolong = 0;
+
+	if ((d = delivery_new(req, event, &toolong)) == NULL) {
+		json_detail(h, req->id, 503, "Out of memory", "Retry-After: 1\r\n");
+		return;
+	}
+	if (delivery_check(d, payload, len, action, toolong, h->toks, msg, sizeof(msg)) == -1) {
+		if (errno == ENOMEM) {
+			json_detail(h, d->req, 503, "Out of memory", "Retry-After: 1\r\n");
+			delivery_free(d);
+		} else
+			bad_delivery(h, d, msg);
+		return;
+	}
+	queue_delivery(h, d);
 }
 
 /*
@@ -699,6 +812,8 @@ server_start(struct hookd *h)
 		return -1;
 	if (http_server_init(&h->srv, &h->loop, &c) == -1)
 		return -1;
+	if (verifier_start(h, verified) == -1)
+		return -1;
 	if (loop_on_turn(&h->loop, on_turn, h) == -1)
 		return -1;
 	return http_listen(&h->srv, h->cfg.host, h->cfg.port);
@@ -709,6 +824,7 @@ server_free(struct hookd *h)
 {
 	struct delivery *d, *next;
 
+	verifier_stop(h);
 	http_server_free(&h->srv);
 	for (d = h->batch; d; d = next) {
 		next = d->next;
