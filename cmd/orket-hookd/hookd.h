@@ -28,6 +28,8 @@
 #define HOOKD_OUTPUT_MAX	(64 * 1024)	/* sandbox output kept */
 #define HOOKD_URL_MAX		2048
 #define HOOKD_STMTS		32		/* prepared statements kept */
+#define HOOKD_ST_BEGIN		30		/* their slots for the group commit's own */
+#define HOOKD_ST_COMMIT		31
 
 /*
  * The configuration, from the environment (after ./.env and --env-file). Secrets live only

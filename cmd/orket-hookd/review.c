@@ -9,7 +9,7 @@
 #include "json.h"
 #include "review.h"
 
-/* Statement slots in h->st. */
+/* Statement slots in h->st (below HOOKD_ST_BEGIN). */
 enum {
 	ST_DUP, ST_EVENT, ST_RESULT, ST_UPSERT, ST_CYCLE, ST_FAILURE, ST_FAILURES,
 	ST_REJECT, ST_MERGED, ST_OUTBOX,

@@ -691,6 +691,20 @@ exec1(struct hookd *h, const char *sql)
 	return sqlite3_exec(h->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* BEGIN and COMMIT run for every group commit: prepared once, not parsed each time. */
+static int
+step1(struct hookd *h, int slot, const char *sql)
+{
+	sqlite3_stmt *st = hookd_stmt(h, slot, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /*
  * The group commit: every delivery of this turn in one transaction, each in a savepoint
  * so that one failing delivery does not take the others with it. Only after COMMIT
@@ -705,7 +719,7 @@ commit_pass(struct hookd *h, struct delivery *list, int isolate, int *rows)
 	int r;
 
 	*rows = 0;
-	if (exec1(h, "BEGIN IMMEDIATE") == -1) {
+	if (step1(h, HOOKD_ST_BEGIN, "BEGIN IMMEDIATE") == -1) {
 		log_warn("unable to begin the group commit: %s", sqlite3_errmsg(h->db));
 		return -1;
 	}
@@ -726,7 +740,7 @@ commit_pass(struct hookd *h, struct delivery *list, int isolate, int *rows)
 		if (isolate)
 			exec1(h, "RELEASE d");
 	}
-	if (exec1(h, "COMMIT") == -1) {
+	if (step1(h, HOOKD_ST_COMMIT, "COMMIT") == -1) {
 		log_warn("unable to commit %s: %s", "deliveries", sqlite3_errmsg(h->db));
 		goto fail;
 	}
