@@ -6,7 +6,8 @@
 # bench/results/DATE_hookd.json. Exit 0 whether or not the targets are met (a measurement);
 # 1 when a server does not start or a check fails; 100 when a tool is missing.
 #
-# Environment: DURATION (10 s), WARMUP (2 s), CONNS (25), THREADS (2), ROUNDS (3), BODY (a fixture file),
+# Environment: DURATION (10 s), WARMUP (2 s), CONNS (25), THREADS (2), ROUNDS (3, for the
+# saturating runs and the paced ones), BODY (a fixture file),
 # HOOKD (another orket-hookd to measure), KEEP=1 keeps the scratch folder.
 set -eu
 export LC_ALL=C TZ=UTC
@@ -17,9 +18,12 @@ WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-25}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
-# The fixture nearest 10 KB; pull_request-synchronized.json is only 4 KB. The event is sent
-# as "push", which hookd stores and ignores: no outbound call, one durable insert each.
-BODY=${BODY:-$top/../shared/fixtures/gitea/pull_request-closed-unmerged.json}
+# The event sent is "push" (hookd stores it and calls nobody: one durable insert each), so
+# the body is a real push: the largest of the fixtures, a push of several commits (5.6 KB).
+# BODY=.../pull_request-closed-unmerged.json (11 KB) measures a large body; its result file
+# is then named after it.
+DEFAULT_BODY=$top/../shared/fixtures/gitea/push-branch-multi-commit.json
+BODY=${BODY:-$DEFAULT_BODY}
 SECRET=bench-hookd-secret-5f1d0c
 # The daemon accepts at most 1000000 (per 60 s per address); no run here gets near it.
 RATE_LIMIT=1000000
@@ -182,22 +186,26 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 # The latency target (p99 < 2 ms against the original's 51 ms) is for the original harness's
 # shape, 25 deliveries in flight without saturating the machine: each connection pauses
-# 10 ms between its requests (about 2,000 deliveries/s in all).
-say "paced: wrk -t1 -c$CONNS, each connection 10 ms apart, ${DURATION} s"
-BENCH_BODY=$BODY BENCH_SIG=$sig BENCH_PATH=/webhook/gitea BENCH_DELAY_MS=10 BENCH_TAG=paced$$ wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
-    -s "$here/post.lua" "http://127.0.0.1:$hport" >"$work/paced.wrk" 2>&1 ||
-	die "wrk (paced) failed: $(cat "$work/paced.wrk")"
-sed -n 's/^BENCHJSON //p' "$work/paced.wrk" >"$work/paced.json"
-[ -s "$work/paced.json" ] || die "no numbers from wrk (paced)"
-# The same paced load with a wrong signature: hookd reads the body, computes the HMAC and
-# answers 401, storing nothing. Its p99 is what this machine and harness cost by themselves,
-# the floor under any durable delivery's p99.
-say "paced floor: the same, badly signed (401, nothing stored)"
-BENCH_BODY=$BODY BENCH_SIG=$badsig BENCH_PATH=/webhook/gitea BENCH_DELAY_MS=10 BENCH_TAG=floor$$ wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
-    -s "$here/post.lua" "http://127.0.0.1:$hport" >"$work/paced_floor.wrk" 2>&1 ||
-	die "wrk (paced floor) failed: $(cat "$work/paced_floor.wrk")"
-sed -n 's/^BENCHJSON //p' "$work/paced_floor.wrk" >"$work/paced_floor.json"
-[ -s "$work/paced_floor.json" ] || die "no numbers from wrk (paced floor)"
+# 10 ms between its requests (about 2,000 deliveries/s in all). The same paced load badly
+# signed is the floor: hookd reads the body, computes the HMAC and answers 401, storing
+# nothing, so its p99 is what this machine and harness cost by themselves. The two take
+# turns for ROUNDS rounds; the report takes the medians.
+# paced NAME SIGNATURE: one paced run into NAME.wrk and NAME.json.
+paced() {
+	BENCH_BODY=$BODY BENCH_SIG=$2 BENCH_PATH=/webhook/gitea BENCH_DELAY_MS=10 \
+	    BENCH_TAG=$1-$$ wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency \
+	    -s "$here/post.lua" "http://127.0.0.1:$hport" >"$work/$1.wrk" 2>&1 ||
+		die "wrk ($1) failed: $(cat "$work/$1.wrk")"
+	sed -n 's/^BENCHJSON //p' "$work/$1.wrk" >"$work/$1.json"
+	[ -s "$work/$1.json" ] || die "no numbers from wrk ($1)"
+}
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	say "paced round $r of $ROUNDS: wrk -t1 -c$CONNS, each connection 10 ms apart, ${DURATION} s; then the floor (badly signed)"
+	paced paced.$r "$sig"
+	paced paced_floor.$r "$badsig"
+	r=$((r + 1))
+done
 
 # ---- durability: every 200 is a row --------------------------------------------------
 curl -s "http://127.0.0.1:$hport/metrics" >"$work/metrics" || die "no /metrics from orket-hookd"
@@ -218,7 +226,11 @@ commits=$(sed -n 's/^orket_hookd_group_commits_total //p' "$work/metrics")
 
 # ---- result --------------------------------------------------------------------------
 mkdir -p "$top/bench/results"
-out=$top/bench/results/$(date -u +%F)_hookd.json
+if [ "$BODY" = "$DEFAULT_BODY" ]; then
+	out=$top/bench/results/$(date -u +%F)_hookd.json
+else
+	out=$top/bench/results/$(date -u +%F)_hookd-$(basename "$BODY" .json).json
+fi
 commit=$(git -C "$top" rev-parse --short HEAD)
 dirty=$(git -C "$top" diff --name-only HEAD -- cmd lib sql mk Makefile | tr '\n' ' ')
 [ -z "$dirty" ] || commit="$commit+dirty"

@@ -40,7 +40,8 @@ rounds = num("R_ROUNDS")
 hs = [load("hookd.%d" % i) for i in range(1, rounds + 1)]
 hws = [load("hookd.%d.warm" % i) for i in range(1, rounds + 1)]
 ws = [load("webhook.%d" % i) for i in range(1, rounds + 1)]
-pc, pf = load("paced"), load("paced_floor")
+pcs = [load("paced.%d" % i) for i in range(1, rounds + 1)]
+pfs = [load("paced_floor.%d" % i) for i in range(1, rounds + 1)]
 rows, conns = num("R_ROWS"), num("R_CONNS")
 HS = [side(x, None) for x in hs]
 WS = [side(x, None) for x in ws]
@@ -69,7 +70,8 @@ H["stored_rows"] = rows
 # Every request answered 200 (warm-ups, measured runs, the paced run and the one signed curl
 # check) must be a row. A few more rows are allowed: deliveries committed after wrk's clock
 # ran out, whose answers wrk no longer counted (at most one per connection per wrk run).
-answered = sum(x["ok"] for x in hs) + sum(x["ok"] for x in hws) + pc["ok"] + 1
+answered = (sum(x["ok"] for x in hs) + sum(x["ok"] for x in hws) + sum(x["ok"] for x in pcs)
+            + 1)
 late = rows - answered
 dur = {
     "answered_200_by_wrk_and_check": answered,
@@ -83,7 +85,7 @@ dur = {
     "daemon_exit_status": num("R_HSTATUS"),
 }
 ok = (rows == dur["stored_per_metrics"] == dur["distinct_delivery_ids"] ==
-      dur["rows_with_whole_payload"] and 0 <= late <= (2 * rounds + 1) * conns and
+      dur["rows_with_whole_payload"] and 0 <= late <= 3 * rounds * conns and
       dur["duplicates_per_metrics"] == 1 and dur["daemon_exit_status"] == 0)
 dur["no_lost_deliveries"] = ok
 H["durability"] = dur
@@ -92,10 +94,12 @@ W["stored_rows_note"] = "webhook stores nothing: it runs /bin/true for each acce
 rps = (H["requests_per_s_median"] / W["requests_per_s_median"]
        if W["requests_per_s_median"] else None)
 p99 = W["p99_ms_median"] / H["p99_ms_median"] if H["p99_ms_median"] else None
+PC = med_side([side(x, None) for x in pcs])
+PF = med_side([side(x, None) for x in pfs])
 met = {
     "rps_ratio": rps is not None and rps >= 5,
     "p99_ratio": p99 is not None and p99 >= 5,
-    "p99_under_2ms": side(pc, None)["p99_ms"] < 2,
+    "p99_under_2ms": PC["p99_ms_median"] < 2,
 }
 warnings = []
 if any(x["non_2xx"] or x["errors"] for x in HS):
@@ -141,10 +145,11 @@ r = {
     "targets": {"rps_ratio_min": 5, "p99_ratio_min": 5},
     "original_archived": {"p50_ms": 20, "p95_ms": 42, "p99_ms": 51,
                           "load": "100 deliveries, 25 in flight (phase5_load_test.py)"},
-    "orket_hookd_paced": dict(side(pc, None), load="25 connections, each pausing 10 ms "
-                              "between deliveries (wrk delay()), 1 thread"),
-    "orket_hookd_paced_floor": dict(side(pf, None), load="the same paced load, badly signed: "
-                                    "body read and HMAC computed, 401, nothing stored"),
+    "orket_hookd_paced": dict(PC, load="25 connections, each pausing 10 ms between "
+                              "deliveries (wrk delay()), 1 thread; the round with the median "
+                              "rate, and the median p99 of the rounds"),
+    "orket_hookd_paced_floor": dict(PF, load="the same paced load, badly signed: body read "
+                                    "and HMAC computed, 401, nothing stored"),
     "p99_target_ms": 2,
     "met_detail": met,
     "met": all(met.values()),
@@ -167,12 +172,13 @@ print("orket-hookd vs webhook: %d connections, %d s, %d-byte body, %s"
 print(line("orket-hookd", H))
 print(line("webhook", W))
 print("  ratios: req/s %sx, p99 %sx (targets 5x)" % (r["ratios"]["rps"], r["ratios"]["p99"]))
-print("  paced like the original's harness (25 in flight, 10 ms apart): %.0f req/s, p50 %.2f ms, "
-      "p99 %.2f ms against the original's 51 ms (target < 2 ms)"
-      % (r["orket_hookd_paced"]["requests_per_s"], r["orket_hookd_paced"]["p50_ms"],
-         r["orket_hookd_paced"]["p99_ms"]))
-print("  paced floor (the same load, badly signed: 401, nothing stored): p50 %.2f ms, p99 %.2f ms"
-      % (r["orket_hookd_paced_floor"]["p50_ms"], r["orket_hookd_paced_floor"]["p99_ms"]))
+print("  paced like the original's harness (25 in flight, 10 ms apart): %.0f req/s, median p99 "
+      "%.2f ms against the original's 51 ms (target < 2 ms); rounds: %s"
+      % (PC["requests_per_s"], PC["p99_ms_median"],
+         ", ".join("p50 %.2f p99 %.2f ms" % (x["p50_ms"], x["p99_ms"]) for x in PC["rounds"])))
+print("  paced floor (the same load, badly signed: 401, nothing stored): median p99 %.2f ms; "
+      "rounds: %s" % (PF["p99_ms_median"], ", ".join("p50 %.2f p99 %.2f ms"
+                      % (x["p50_ms"], x["p99_ms"]) for x in PF["rounds"])))
 print("  durability: %d rows, %d answered 200, %d committed after wrk stopped, %d stored per "
       "/metrics: %s" % (rows, answered, late, dur["stored_per_metrics"],
                         "no delivery lost" if ok else "MISMATCH"))
