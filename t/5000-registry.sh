@@ -95,6 +95,26 @@ test_expect_success 'a writer waits for the lock holder' '
 	test $((end - start)) -ge 1 && wait
 '
 
+# REGISTRY_LOCK_WAIT (30 s) at the cap and past it, side by side to spend 36 s, not 66: a
+# holder that lets go after 29 s is waited for; one that holds 36 s is given up on after
+# 30 s, with an error naming the lock, and nothing is written.
+now() { date +%s.%N; }
+test_expect_success 'the lock wait: a holder of 29 s is waited for, one of 36 s is given up on at 30 s' '
+	mkfifo held29 held36 &&
+	{ $R hold at.json 29 >held29 & } && { $R hold past.json 36 >held36 & } &&
+	read line <held29 && read line <held36 &&
+	{ s=$(now); $R set at.json product p k v 2>at.err; echo "$? $s $(now)" >at.rc; } &
+	s=$(now) && { $R set past.json product p k v 2>past.err; echo "$? $s $(now)" >past.rc; } &&
+	wait &&
+	read rc t0 t1 <at.rc && echo "at the cap: status $rc after $t0 -> $t1" &&
+	test "$rc" = 0 && $R count at.json >n && echo 1 >expect && test_cmp expect n &&
+	read rc t0 t1 <past.rc && echo "past the cap: status $rc after $t0 -> $t1" &&
+	test "$rc" != 0 && test "$rc" != 97 &&
+	awk -v a="$t0" -v b="$t1" "BEGIN { exit !(b - a >= 30 && b - a < 35) }" &&
+	test_grep "registry lock .*past.json.lock is held by another process" past.err &&
+	! test -s past.json
+'
+
 test_expect_success 'isotime is Python isoformat in UTC' '
 	$R isotime 1770921173 123456789 >t && echo 2026-02-12T18:32:53.123456+00:00 >expect && test_cmp expect t &&
 	$R isotime 1770921173 999 >t && echo 2026-02-12T18:32:53+00:00 >expect && test_cmp expect t &&
