@@ -264,6 +264,23 @@ test_expect_success GIT,CHATTR 'a delete that fails: exit 1, deleted_at not writ
 
 shm=$(mktemp -d /dev/shm/orket-clean-test.XXXXXX 2>/dev/null) &&
 	test "$(stat -c %d "$shm")" != "$(stat -c %d "$TRASH")" && test_set_prereq OTHERFS
+test_expect_success GIT 'partial copies a killed run left: removed before the first move; a live one, a file, a symlink stay' '
+	new_repo kp demo && publish kp demo 60 && age kp/product/demo $(ago 60) &&
+	dead=$(sh -c "echo \$\$") && ! kill -0 $dead 2>/dev/null &&
+	stale=kp-arch/.demo-20260101-000000.partial-$dead &&
+	mkdir -p $stale/sub && echo x >$stale/sub/f &&
+	mkdir kp-arch/.live.partial-$$ && echo file >kp-arch/.file.partial-$dead &&
+	mkdir kp-target && ln -s ../kp-target kp-arch/.link.partial-$dead &&
+	mkdir kp-arch/.odd.partial-12x &&
+	clean kp --archive-dir "$TRASH/kp-arch" && test -d $stale &&
+	clean kp --execute --archive-dir "$TRASH/kp-arch" && summary >actual &&
+	printf "archived demo\nexecute True 45 90\n" >expect && test_cmp expect actual &&
+	test ! -e $stale && grep "removed .*partial-$dead, a partial copy left by a killed run" err &&
+	test -d kp-arch/.live.partial-$$ && test -f kp-arch/.file.partial-$dead &&
+	test -L kp-arch/.link.partial-$dead && test -d kp-target && test -d kp-arch/.odd.partial-12x &&
+	test -f "$(field kp demo archived_path)/sub/b.txt"
+'
+
 test_expect_success GIT,OTHERFS 'an archive on another file system: copied with modes, times and symlinks, then removed' '
 	test_when_finished "rm -rf $shm" &&
 	new_repo xd demo && publish xd demo 60 && chmod 751 xd/product/demo/a.txt && git -C xd add -A &&

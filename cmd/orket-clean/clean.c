@@ -38,6 +38,7 @@ struct ctx {
 	int		 sysfail;	/* a failure retrying may fix */
 	char		**chosen;	/* archive names handed out in this run */
 	size_t		 nchosen;
+	int		 swept;		/* the archive's stale partial copies looked for */
 };
 
 enum { OUT_ARCHIVED, OUT_DELETED, OUT_SKIPPED };
@@ -311,6 +312,18 @@ out:
 	return r;
 }
 
+static const char *sweep_dir;
+
+static void
+swept(const char *name, int err)
+{
+	if (err)
+		log_warn("unable to remove %s/%s, a partial copy left by a killed run: %s",
+		    sweep_dir, name, strerror(err));
+	else
+		log_info("removed %s/%s, a partial copy left by a killed run", sweep_dir, name);
+}
+
 /* A free archive name for this project: NAME-STAMP, then NAME-STAMP-2 and so on. */
 static char *
 archive_name(struct ctx *c, const char *name, int archfd)
@@ -482,6 +495,12 @@ do_archive(struct ctx *c, const struct rec *r, int parentfd, const char *leaf)
 		snprintf(err, sizeof(err), "unable to open %s: %s", c->archive, strerror(e));
 		failed(c, r->name, "archive_failed", err);
 		goto out;
+	}
+	if (!c->swept) {
+		/* Once a run, before its first move: what a killed run's copy left behind. */
+		c->swept = 1;
+		sweep_dir = c->archive;
+		fs_sweep_partials(archfd, swept);
 	}
 	if ((i = relock(c, r, &lockfd, &reg, err, sizeof(err))) == -1) {
 		if (errno == ESTALE)

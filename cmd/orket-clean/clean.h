@@ -36,5 +36,6 @@ int	 fs_rmtree(int parent, const char *name);
 int	 fs_rename_new(int ofd, const char *oname, int nfd, const char *nname);
 int	 fs_mkdirs(const char *path);
 int	 fs_move_across(int ofd, const char *oname, int nfd, const char *nname);
+int	 fs_sweep_partials(int dirfd, void (*report)(const char *name, int err));
 
 #endif

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,54 @@ fail:
 		close(dfd);
 	errno = e;
 	return -1;
+}
+
+/*
+ * The partial copies that a killed run left in the archive folder (fs_move_across names
+ * them .NAME.partial-PID): every such folder whose process is gone is removed, and its
+ * name passed to report. A live process's copy, anything that is not a folder, and any
+ * other name are left alone. Returns the number removed, or -1 if the folder cannot be
+ * read.
+ */
+int
+fs_sweep_partials(int dirfd, void (*report)(const char *name, int err))
+{
+	struct dirent *de;
+	struct stat st;
+	const char *p, *q;
+	DIR *d;
+	long pid;
+	int fd, n = 0;
+
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' || (p = strstr(de->d_name, ".partial-")) == NULL ||
+		    p == de->d_name)
+			continue;
+		p += 9;
+		for (q = p, pid = 0; *q >= '0' && *q <= '9' && pid < 1L << 30; q++)
+			pid = pid * 10 + (*q - '0');
+		if (q == p || *q != '\0' || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;	/* alive, or not ours to judge */
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (fs_rmtree(dirfd, de->d_name) == -1)
+			report(de->d_name, errno);
+		else {
+			report(de->d_name, 0);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
 }
 
 /*
