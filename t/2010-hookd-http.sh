@@ -3,13 +3,7 @@
 test_description='orket-hookd over HTTP: routes, signatures, payloads, replay, event log, exit codes'
 . "$(dirname "$0")/lib.sh"
 
-unset ORKET_WEBHOOK_HOST ORKET_WEBHOOK_PORT ORKET_RATE_LIMIT ORKET_EVENT_LOG \
-    ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT ORKET_WEBHOOK_TEST_TOKEN GITEA_WEBHOOK_SECRET_PREVIOUS \
-    GITEA_TOKEN GITEA_ADMIN_PASSWORD GITEA_URL ORKET_API_URL ORKET_SANDBOX_COMMAND \
-    ORKET_DURABILITY ORKET_WEBHOOK_MAX_CONNS
-
-command -v python3 >/dev/null && test_set_prereq PYTHON3
-test_have_prereq PYTHON3 && test_have_prereq SQLITE3 && test_set_prereq HOOKD
+hookd_env
 fix=$TEST_TOP/../shared/fixtures/gitea
 test_have_prereq HOOKD && test -f "$fix/push-branch-multi-commit.json" && test_set_prereq FIXTURES
 

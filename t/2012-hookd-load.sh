@@ -3,13 +3,7 @@
 test_description='orket-hookd under load: 1,000 concurrent deliveries, replays, a slow client, kill -9'
 . "$(dirname "$0")/lib.sh"
 
-unset ORKET_WEBHOOK_HOST ORKET_WEBHOOK_PORT ORKET_RATE_LIMIT ORKET_EVENT_LOG \
-    ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT ORKET_WEBHOOK_TEST_TOKEN GITEA_WEBHOOK_SECRET_PREVIOUS \
-    GITEA_TOKEN GITEA_ADMIN_PASSWORD GITEA_URL ORKET_API_URL ORKET_SANDBOX_COMMAND \
-    ORKET_DURABILITY ORKET_WEBHOOK_MAX_CONNS
-
-command -v python3 >/dev/null && test_set_prereq PYTHON3
-test_have_prereq PYTHON3 && test_have_prereq SQLITE3 && test_set_prereq HOOKD
+hookd_env
 # 1,000 connections at once need as many descriptors in the client and in the daemon.
 n=$(ulimit -n)
 if [ "$n" != unlimited ] && [ "$n" -lt 2200 ]; then

@@ -3,16 +3,7 @@
 test_description='orket-hookd caps at and one past: the secret, JSON tokens (full and top-level parse), the rate-limit and signature-failure address tables'
 . "$(dirname "$0")/lib.sh"
 
-unset ORKET_WEBHOOK_HOST ORKET_WEBHOOK_PORT ORKET_RATE_LIMIT ORKET_EVENT_LOG \
-    ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT ORKET_WEBHOOK_TEST_TOKEN GITEA_WEBHOOK_SECRET_PREVIOUS \
-    GITEA_TOKEN GITEA_ADMIN_PASSWORD GITEA_URL ORKET_API_URL ORKET_SANDBOX_COMMAND \
-    ORKET_DURABILITY ORKET_WEBHOOK_MAX_CONNS
-
-command -v python3 >/dev/null && test_set_prereq PYTHON3
-command -v sqlite3 >/dev/null && test_set_prereq SQLITE3
-command -v curl >/dev/null && test_set_prereq CURL
-test_have_prereq PYTHON3 && test_have_prereq SQLITE3 && test_have_prereq CURL &&
-    test_set_prereq HOOKD
+hookd_env
 
 hookd_start() {
 	hn=$1

@@ -3,16 +3,7 @@
 test_description='orket-hookd checks a body under 8 KB on its loop and one of 8 KB or more on the verifier thread: the same answers either way, at 8191 and 8192 bytes'
 . "$(dirname "$0")/lib.sh"
 
-unset ORKET_WEBHOOK_HOST ORKET_WEBHOOK_PORT ORKET_RATE_LIMIT ORKET_EVENT_LOG \
-    ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT ORKET_WEBHOOK_TEST_TOKEN GITEA_WEBHOOK_SECRET_PREVIOUS \
-    GITEA_TOKEN GITEA_ADMIN_PASSWORD GITEA_URL ORKET_API_URL ORKET_SANDBOX_COMMAND \
-    ORKET_DURABILITY ORKET_WEBHOOK_MAX_CONNS
-
-command -v python3 >/dev/null && test_set_prereq PYTHON3
-command -v sqlite3 >/dev/null && test_set_prereq SQLITE3
-command -v curl >/dev/null && test_set_prereq CURL
-test_have_prereq PYTHON3 && test_have_prereq SQLITE3 && test_have_prereq CURL &&
-    test_set_prereq HOOKD
+hookd_env
 
 GITEA_WEBHOOK_SECRET=verify-current-3c1e
 OLD=verify-previous-77a0

@@ -222,6 +222,19 @@ test_valgrind_scripts() {
 	done
 }
 
+# hookd_env: an orket-hookd test starts from none of the daemon's variables of the caller's
+# environment; HOOKD is set when python3, sqlite3 and curl are there.
+hookd_env() {
+	unset ORKET_WEBHOOK_HOST ORKET_WEBHOOK_PORT ORKET_RATE_LIMIT ORKET_EVENT_LOG \
+	    ORKET_ENABLE_WEBHOOK_TEST_ENDPOINT ORKET_WEBHOOK_TEST_TOKEN \
+	    GITEA_WEBHOOK_SECRET_PREVIOUS GITEA_TOKEN GITEA_ADMIN_PASSWORD GITEA_URL ORKET_API_URL \
+	    ORKET_SANDBOX_COMMAND ORKET_DURABILITY ORKET_WEBHOOK_MAX_CONNS
+	command -v python3 >/dev/null && test_set_prereq PYTHON3
+	command -v curl >/dev/null && test_set_prereq CURL
+	test_have_prereq PYTHON3 && test_have_prereq SQLITE3 && test_have_prereq CURL &&
+	    test_set_prereq HOOKD
+}
+
 test_done() {
 	echo "1..$test_count"
 	cd "$TEST_TOP" || exit 1
