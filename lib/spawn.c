@@ -57,3 +57,16 @@ spawn_child_setup(int out, int err, const sigset_t *mask)
 	close_from3();
 	return 0;
 }
+
+int
+spawn_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}

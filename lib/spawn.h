@@ -2,6 +2,7 @@
 #ifndef SPAWN_H
 #define SPAWN_H
 
+#include <pthread.h>
 #include <signal.h>
 
 /*
@@ -16,5 +17,12 @@
  * second thread (orket-hookd's checkpoint thread).
  */
 int	 spawn_child_setup(int out, int err, const sigset_t *mask);
+
+/*
+ * A helper thread of a daemon whose signals arrive through the loop's signalfd: it starts
+ * with every signal blocked, so that none is ever delivered to it. Returns 0, or the
+ * error number of pthread_create.
+ */
+int	 spawn_thread(pthread_t *, void *(*)(void *), void *arg);
 
 #endif

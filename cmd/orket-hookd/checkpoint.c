@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "hookd.h"
+#include "spawn.h"
 
 /*
  * A checkpoint copies the WAL back into the database and fsyncs it: milliseconds of I/O
@@ -151,7 +152,6 @@ int
 checkpoint_start(struct hookd *h)
 {
 	struct ckpt *c;
-	sigset_t all, old;
 	int r, ps = 0;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -183,11 +183,7 @@ checkpoint_start(struct hookd *h)
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->idle, NULL);
-	/* Every signal blocked in the thread: they belong to the loop's signalfd. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&c->th, NULL, ckpt_main, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = spawn_thread(&c->th, ckpt_main, c);
 	if (r != 0) {
 		pthread_mutex_destroy(&c->mu);
 		pthread_cond_destroy(&c->cv);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spawn.h"
 #include "verify.h"
 
 /*
@@ -160,7 +161,6 @@ int
 verifier_start(struct hookd *h, verify_done_cb *done)
 {
 	struct verifier *v;
-	sigset_t all, old;
 	int r, e;
 
 	if ((v = calloc(1, sizeof(*v))) == NULL)
@@ -179,11 +179,7 @@ verifier_start(struct hookd *h, verify_done_cb *done)
 	}
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
-	/* Every signal blocked in the thread: they belong to the loop's signalfd. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&v->th, NULL, verifier_main, v);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = spawn_thread(&v->th, verifier_main, v);
 	if (r != 0) {
 		loop_del(&h->loop, v->efd);
 		close(v->efd);
