@@ -202,4 +202,32 @@ test_expect_success NOVALGRIND 'under a stream of large deliveries the WAL start
 	test "$(((tf + wf) * ps))" -gt $((56 << 20))
 '
 
+# The group commit runs on its own thread: a commit held up (here by another process's
+# write lock, for 2.5 s of the 5 s busy wait) holds up no answer of the loop's.
+test_expect_success NOVALGRIND 'a commit held up by a lock: /health still answers at once, then all 20 are stored' '
+	hookd_start stall &&
+	rm -f locked &&
+	python3 - stall.db <<-\PY &
+	import sqlite3, sys, time
+	c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+	c.execute("BEGIN IMMEDIATE")
+	open("locked", "w").close()
+	time.sleep(2.5)
+	c.execute("ROLLBACK")
+	PY
+	locker=$! &&
+	i=0 && while [ ! -e locked ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done &&
+	{ hook stall $S --body push.json --event push --prefix stall --concurrent 20 >out & } &&
+	client=$! &&
+	sleep 0.5 &&
+	t0=$(date +%s%N) && curl -sf "http://127.0.0.1:$(cat stall.port)/health" >health &&
+	t1=$(date +%s%N) && ms=$(((t1 - t0) / 1000000)) &&
+	say "/health answered in $ms ms while the commit waited for the lock" &&
+	test $ms -lt 500 &&
+	test_grep healthy health &&
+	wait $client && wait $locker &&
+	echo "{\"200\": 20}" >expect && test_cmp expect out &&
+	test "$(sql stall "SELECT count(*) FROM webhook_events WHERE delivery_id LIKE '"'stall-%'"'")" = 20
+'
+
 test_done

@@ -2,6 +2,7 @@
 #ifndef HOOKD_H
 #define HOOKD_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,7 @@ struct outbox;
 struct sandbox;
 struct ckpt;
 struct verifier;
+struct committer;
 
 #define DB_BUSY_TIMEOUT_MS_CKPT	100	/* the checkpointer gives way to the writer */
 
@@ -147,6 +149,9 @@ struct hookd {
 	struct outbox		*outbox;
 	struct ckpt		*ckpt;		/* the checkpoint thread */
 	struct verifier		*verifier;	/* the signature and payload thread */
+	struct committer	*committer;	/* the group-commit thread */
+	pthread_mutex_t		 dbmu;		/* db and st: the committer, or the loop */
+	pthread_mutex_t		 evmu;		/* the event log */
 	struct sandbox		*sandbox;
 	jsmntok_t		*toks;		/* HOOKD_JSON_TOKENS, for one delivery at a time */
 	struct delivery		*batch;		/* deliveries waiting for the group commit */
@@ -158,6 +163,14 @@ struct hookd {
 	char			 env_snapshot_taken;
 	char			**env0;		/* the environment before any file was read */
 };
+
+/*
+ * The webhook database (db, st, and the configuration the commit reads) is used by the
+ * committer thread and by the loop (the outbox, /metrics, SIGHUP); each holds this lock
+ * while it does. It is recursive: the outbox's entry points nest.
+ */
+void	 hookd_db_lock(struct hookd *);
+void	 hookd_db_unlock(struct hookd *);
 
 /* The statement for slot i, prepared on first use and kept; reset before it is returned. */
 sqlite3_stmt *hookd_stmt(struct hookd *, int i, const char *sql);

@@ -14,6 +14,7 @@
 #include "dotenv.h"
 #include "hmac.h"
 #include "hookd.h"
+#include "committer.h"
 #include "verify.h"
 #include "server.h"
 
@@ -27,8 +28,22 @@ hookd_event(struct hookd *h, const char *event, const char *data)
 {
 	if (h->ev.fd == -1)
 		return;
+	pthread_mutex_lock(&h->evmu);	/* the committer writes events too */
 	if (evlog_write(&h->ev, "hookd", event, data) == -1)
 		log_warnsys("unable to write the event log %s", h->ev.path);
+	pthread_mutex_unlock(&h->evmu);
+}
+
+void
+hookd_db_lock(struct hookd *h)
+{
+	pthread_mutex_lock(&h->dbmu);
+}
+
+void
+hookd_db_unlock(struct hookd *h)
+{
+	pthread_mutex_unlock(&h->dbmu);
 }
 
 sqlite3_stmt *
@@ -64,8 +79,10 @@ reload(struct loop *l, int signo, void *arg)
 	if (strcmp(c.host, h->cfg.host) != 0 || (c.port != h->cfg.port && h->cfg.port != 0))
 		log_warn("reload: a new listening address takes effect at the next start");
 	c.port = h->cfg.port;
+	hookd_db_lock(h);	/* the committer reads the configuration */
 	hookd_config_free(&h->cfg);
 	h->cfg = c;
+	hookd_db_unlock(h);
 	h->rate.limit = h->cfg.rate_limit;
 	outbox_reload(h);
 	log_info("configuration reloaded%s", h->cfg.secret_prev ?
@@ -101,7 +118,7 @@ check_stop(struct loop *l, void *arg)
 	struct hookd *h = arg;
 
 	if (h->stopping && http_nconns(&h->srv) == 0 && h->batch == NULL && outbox_idle(h) &&
-	    verifier_idle(h))
+	    verifier_idle(h) && !committer_busy(h))
 		loop_stop(l);
 }
 
@@ -148,7 +165,7 @@ run(struct hookd *h, int readyfd)
 	}
 	if (loop_run(&h->loop) == 0)
 		code = 0;
-	hookd_commit(h);
+	hookd_flush(h);
 	checkpoint_stop(h);
 	sandbox_free(h);
 	outbox_free(h);
@@ -162,9 +179,15 @@ main(int argc, char **argv)
 	struct hookd h;
 	char err[512];
 	int i, readyfd = -1, code;
+	pthread_mutexattr_t ma;
 
 	log_prog = "orket-hookd";
 	memset(&h, 0, sizeof(h));
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&h.dbmu, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pthread_mutex_init(&h.evmu, NULL);
 	h.ev.fd = -1;
 	cli_init(usage);
 	cli_daemon_args(argc, argv, "orket-hookd " ORKET_VERSION, &readyfd,
@@ -185,6 +208,8 @@ main(int argc, char **argv)
 	loop_free(&h.loop);
 	hookd_config_free(&h.cfg);
 	env_free(h.env0);
+	pthread_mutex_destroy(&h.dbmu);
+	pthread_mutex_destroy(&h.evmu);
 	log_info("stopped");
 	return code;
 }

@@ -288,9 +288,11 @@ due_fire(struct loop *l, struct loop_timer *t, void *arg)
 {
 	struct outbox *ob = arg;
 
+	hookd_db_lock(ob->h);
 	ob->due_at = 0;
 	pump(ob);
 	due_rearm(ob);
+	hookd_db_unlock(ob->h);
 }
 
 /* Events. */
@@ -590,8 +592,10 @@ on_sock_event(struct loop *l, int fd, uint32_t events, void *arg)
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
+	hookd_db_lock(ob->h);
 	curl_multi_socket_action(ob->multi, fd, flags, &running);
 	completions(ob);
+	hookd_db_unlock(ob->h);
 }
 
 static void
@@ -600,8 +604,10 @@ on_curl_timer(struct loop *l, struct loop_timer *t, void *arg)
 	struct outbox *ob = arg;
 	int running;
 
+	hookd_db_lock(ob->h);
 	curl_multi_socket_action(ob->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	completions(ob);
+	hookd_db_unlock(ob->h);
 }
 
 static int
@@ -1284,7 +1290,7 @@ out:
 }
 
 static void
-exec_done(struct hookd *h, void *arg, int status, int timed_out, const char *out,
+exec_done_locked(struct hookd *h, void *arg, int status, int timed_out, const char *out,
     size_t outlen)
 {
 	struct outbox *ob = h->outbox;
@@ -1348,6 +1354,16 @@ done:
 	buf_free(&body);
 	job_free(j);
 	pump(ob);
+}
+
+/* The sandbox's end, from the loop: under the database lock, like every entry point. */
+static void
+exec_done(struct hookd *h, void *arg, int status, int timed_out, const char *out,
+    size_t outlen)
+{
+	hookd_db_lock(h);
+	exec_done_locked(h, arg, status, timed_out, out, outlen);
+	hookd_db_unlock(h);
 }
 
 static void
@@ -1574,11 +1590,18 @@ fail:
 	return -1;
 }
 
+/*
+ * The entry points from the loop hold the database lock (hookd_db_lock): the committer
+ * thread may be in a group commit on the same connection.
+ */
 void
 outbox_kick(struct hookd *h)
 {
-	if (h->outbox != NULL)
-		pump(h->outbox);
+	if (h->outbox == NULL)
+		return;
+	hookd_db_lock(h);
+	pump(h->outbox);
+	hookd_db_unlock(h);
 }
 
 void
@@ -1588,11 +1611,13 @@ outbox_reload(struct hookd *h)
 
 	if (ob == NULL)
 		return;
+	hookd_db_lock(h);
 	warn_disabled(ob);
 	/* ORKET_RUNTIME_DB may have changed: open it afresh when next needed. */
 	runtime_close(ob);
 	pump(ob);
 	due_rearm(ob);
+	hookd_db_unlock(h);
 }
 
 long
@@ -1603,9 +1628,11 @@ outbox_depth(struct hookd *h)
 
 	if (ob == NULL)
 		return -1;
+	hookd_db_lock(h);
 	if (sqlite3_step(ob->st_depth) == SQLITE_ROW)
 		n = (long)sqlite3_column_int64(ob->st_depth, 0);
 	sqlite3_reset(ob->st_depth);
+	hookd_db_unlock(h);
 	return n;
 }
 

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "review.h"
 #include "server.h"
+#include "committer.h"
 #include "verify.h"
 
 static const double latency_bounds[] = {
@@ -757,20 +758,25 @@ fail:
  * delivery does not take the others with it. Only after COMMIT returns is anybody
  * answered 200: the answer means stored.
  */
-void
-hookd_commit(struct hookd *h)
+/* On the committer thread, under the database lock; 1 when committed. */
+static int
+commit_batch(struct hookd *h, struct delivery *list, int *rows)
 {
-	struct delivery *d, *next, *list = h->batch;
-	int rows = 0, ok;
+	int ok;
 
-	if (list == NULL)
-		return;
-	h->batch = NULL;
-	h->batch_tail = &h->batch;
-	h->nbatch = 0;
-	ok = commit_pass(h, list, 0, &rows) == 0;
+	*rows = 0;
+	ok = commit_pass(h, list, 0, rows) == 0;
 	if (!ok && sqlite3_get_autocommit(h->db))
-		ok = commit_pass(h, list, 1, &rows) == 0;
+		ok = commit_pass(h, list, 1, rows) == 0;
+	return ok;
+}
+
+/* On the loop: the answers of a committed batch, then the batch that gathered meanwhile. */
+static void
+answer_batch(struct hookd *h, struct delivery *list, int ok, int rows)
+{
+	struct delivery *d, *next;
+
 	if (ok)
 		h->m.commits++;
 	else
@@ -799,6 +805,41 @@ hookd_commit(struct hookd *h)
 	}
 	if (ok && rows > 0)
 		outbox_kick(h);
+	hookd_commit(h);
+}
+
+/*
+ * The batch goes to the committer thread, unless it still has the last one: then it keeps
+ * gathering and goes when that one is back (answer_batch). Without the thread (it could
+ * not start) the commit is done here.
+ */
+void
+hookd_commit(struct hookd *h)
+{
+	struct delivery *list = h->batch;
+	int rows = 0, ok;
+
+	if (list == NULL || committer_busy(h))
+		return;
+	h->batch = NULL;
+	h->batch_tail = &h->batch;
+	h->nbatch = 0;
+	if (committer_submit(h, list) == 0)
+		return;
+	hookd_db_lock(h);
+	ok = commit_batch(h, list, &rows);
+	hookd_db_unlock(h);
+	answer_batch(h, list, ok, rows);
+}
+
+/* Every delivery committed and answered: at the end, after the loop has stopped. */
+void
+hookd_flush(struct hookd *h)
+{
+	while (h->batch != NULL || committer_busy(h)) {
+		hookd_commit(h);
+		committer_wait(h);
+	}
 }
 
 static void
@@ -828,6 +869,8 @@ server_start(struct hookd *h)
 		return -1;
 	if (verifier_start(h, verified) == -1)
 		return -1;
+	if (committer_start(h, commit_batch, answer_batch) == -1)
+		return -1;
 	if (loop_on_turn(&h->loop, on_turn, h) == -1)
 		return -1;
 	return http_listen(&h->srv, h->cfg.host, h->cfg.port);
@@ -839,6 +882,8 @@ server_free(struct hookd *h)
 	struct delivery *d, *next;
 
 	verifier_stop(h);
+	hookd_flush(h);
+	committer_stop(h);
 	http_server_free(&h->srv);
 	for (d = h->batch; d; d = next) {
 		next = d->next;

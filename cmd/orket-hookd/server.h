@@ -7,5 +7,6 @@ struct hookd;
 int	 server_start(struct hookd *);
 void	 server_free(struct hookd *);
 void	 hookd_commit(struct hookd *);
+void	 hookd_flush(struct hookd *);
 
 #endif
