@@ -103,7 +103,7 @@ test_expect_success 'the lock wait: a holder of 29 s is waited for, one of 36 s 
 	mkfifo held29 held36 &&
 	{ $R hold at.json 29 >held29 & } && { $R hold past.json 36 >held36 & } &&
 	read line <held29 && read line <held36 &&
-	{ s=$(now); $R set at.json product p k v 2>at.err; echo "$? $s $(now)" >at.rc; } &
+	{ { s=$(now); $R set at.json product p k v 2>at.err; echo "$? $s $(now)" >at.rc; } & } &&
 	s=$(now) && { $R set past.json product p k v 2>past.err; echo "$? $s $(now)" >past.rc; } &&
 	wait &&
 	read rc t0 t1 <at.rc && echo "at the cap: status $rc after $t0 -> $t1" &&
