@@ -202,21 +202,28 @@ test_expect_success NOVALGRIND 'under a stream of large deliveries the WAL start
 	test "$(((tf + wf) * ps))" -gt $((56 << 20))
 '
 
-# The group commit runs on its own thread: a commit held up (here by another process's
-# write lock, for 2.5 s of the 5 s busy wait) holds up no answer of the loop's.
-test_expect_success NOVALGRIND 'a commit held up by a lock: /health still answers at once, then all 20 are stored' '
-	hookd_start stall &&
+# hold_lock DB SECONDS: another process takes DB's write lock for SECONDS, in the
+# background ($locker); returns once it has it.
+hold_lock() {
 	rm -f locked &&
-	python3 - stall.db <<-\PY &
+	python3 - "$1" "$2" <<-\PY &
 	import sqlite3, sys, time
 	c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 	c.execute("BEGIN IMMEDIATE")
 	open("locked", "w").close()
-	time.sleep(2.5)
+	time.sleep(float(sys.argv[2]))
 	c.execute("ROLLBACK")
 	PY
-	locker=$! &&
-	i=0 && while [ ! -e locked ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done &&
+	locker=$!
+	i=0 && while [ ! -e locked ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	test -e locked
+}
+
+# The group commit runs on its own thread: a commit held up (here by another process's
+# write lock, for 2.5 s of the 5 s busy wait) holds up no answer of the loop's.
+test_expect_success NOVALGRIND 'a commit held up by a lock: /health still answers at once, then all 20 are stored' '
+	hookd_start stall &&
+	hold_lock stall.db 2.5 &&
 	{ hook stall $S --body push.json --event push --prefix stall --concurrent 20 >out & } &&
 	client=$! &&
 	sleep 0.5 &&
@@ -228,6 +235,22 @@ test_expect_success NOVALGRIND 'a commit held up by a lock: /health still answer
 	wait $client && wait $locker &&
 	echo "{\"200\": 20}" >expect && test_cmp expect out &&
 	test "$(sql stall "SELECT count(*) FROM webhook_events WHERE delivery_id LIKE '"'stall-%'"'")" = 20
+'
+
+# HOOKD_BATCH_MAX (512) deliveries in one transaction at the most: 1,000 arrive while the
+# first commit waits for the lock, so more than 512 are waiting when it comes back.
+test_expect_success FDS,NOVALGRIND 'one group commit takes 512 deliveries at the most, the rest the next' '
+	hookd_start cap &&
+	hold_lock cap.db 4 &&
+	hook cap $S --body push.json --event push --prefix cap --concurrent 1000 >out &&
+	wait $locker &&
+	echo "{\"200\": 1000}" >expect && test_cmp expect out &&
+	test "$(sql cap "SELECT count(DISTINCT delivery_id) FROM webhook_events WHERE delivery_id LIKE '"'cap-%'"'")" = 1000 &&
+	curl -sf "http://127.0.0.1:$(cat cap.port)/metrics" >metrics &&
+	largest=$(sed -n "s/^orket_hookd_group_commit_largest //p" metrics) &&
+	commits=$(sed -n "s/^orket_hookd_group_commits_total //p" metrics) &&
+	say "largest group commit: $largest deliveries, of $commits commits" &&
+	test "$largest" = 512 && test "$commits" -ge 3
 '
 
 test_done

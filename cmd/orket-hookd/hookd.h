@@ -124,6 +124,7 @@ struct hookd_metrics {
 	uint64_t	 invalid_payload;
 	uint64_t	 commits;		/* group commits */
 	uint64_t	 commit_failures;
+	uint64_t	 commit_largest;	/* most deliveries in one group commit */
 	uint64_t	 outbox_sent;
 	uint64_t	 outbox_failed;		/* gave up, or a final refusal */
 	uint64_t	 outbox_retries;

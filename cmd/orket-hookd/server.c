@@ -163,6 +163,9 @@ metrics(struct hookd *h, uint64_t id)
 	    "orket_hookd_group_commits_total %llu\n"
 	    "# TYPE orket_hookd_group_commit_failures_total counter\n"
 	    "orket_hookd_group_commit_failures_total %llu\n"
+	    "# HELP orket_hookd_group_commit_largest Most deliveries in one group commit.\n"
+	    "# TYPE orket_hookd_group_commit_largest gauge\n"
+	    "orket_hookd_group_commit_largest %llu\n"
 	    "# TYPE orket_hookd_outbox_depth gauge\n"
 	    "orket_hookd_outbox_depth %ld\n"
 	    "# TYPE orket_hookd_outbox_total counter\n"
@@ -182,6 +185,7 @@ metrics(struct hookd *h, uint64_t id)
 	    (unsigned long long)h->m.invalid_payload,
 	    (unsigned long long)h->m.commits,
 	    (unsigned long long)h->m.commit_failures,
+	    (unsigned long long)h->m.commit_largest,
 	    depth,
 	    (unsigned long long)h->m.outbox_sent,
 	    (unsigned long long)h->m.outbox_failed,
@@ -461,10 +465,10 @@ delivery_new(struct http_request *req, const char *event, int *toolong)
 }
 
 /*
- * Stored and answered at the end of this turn, in one transaction with the others; but a
- * burst must not make the first delivery wait for the whole burst's hashing and parsing:
- * past HOOKD_BATCH_US (or HOOKD_BATCH_MAX deliveries) the batch so far is committed and
- * answered at once.
+ * Handed to the committer at the end of this turn, with the others of the turn (and those
+ * that gathered while the committer was busy); but a burst must not make the first
+ * delivery wait for the whole burst's hashing and parsing: past HOOKD_BATCH_US (or
+ * HOOKD_BATCH_MAX deliveries) the batch so far goes at once, if the committer is free.
  */
 static void
 queue_delivery(struct hookd *h, struct delivery *d)
@@ -519,7 +523,8 @@ verified(struct hookd *h, struct vjob *j)
 
 /*
  * A Gitea delivery: a missing or malformed signature is refused here; otherwise the
- * headers and the body are copied into a job for the verifier thread (verified above).
+ * headers go into a job, checked here (a small body) or on the verifier thread with a
+ * copy of the body, and then answered by verified() above.
  */
 static void
 gitea_delivery(struct hookd *h, struct http_request *req, struct pending *p)
@@ -776,7 +781,12 @@ static void
 answer_batch(struct hookd *h, struct delivery *list, int ok, int rows)
 {
 	struct delivery *d, *next;
+	uint64_t n = 0;
 
+	for (d = list; d; d = d->next)
+		n++;
+	if (n > h->m.commit_largest)
+		h->m.commit_largest = n;
 	if (ok)
 		h->m.commits++;
 	else
@@ -810,20 +820,26 @@ answer_batch(struct hookd *h, struct delivery *list, int ok, int rows)
 
 /*
  * The batch goes to the committer thread, unless it still has the last one: then it keeps
- * gathering and goes when that one is back (answer_batch). Without the thread (it could
- * not start) the commit is done here.
+ * gathering and goes when that one is back (answer_batch). One transaction takes at most
+ * HOOKD_BATCH_MAX deliveries; the rest wait for the next. Without the thread (after
+ * committer_stop) the commit is done here.
  */
 void
 hookd_commit(struct hookd *h)
 {
-	struct delivery *list = h->batch;
-	int rows = 0, ok;
+	struct delivery *list = h->batch, **cut = &h->batch;
+	int rows = 0, ok, n;
 
 	if (list == NULL || committer_busy(h))
 		return;
-	h->batch = NULL;
-	h->batch_tail = &h->batch;
-	h->nbatch = 0;
+	for (n = 0; *cut != NULL && n < HOOKD_BATCH_MAX; n++)
+		cut = &(*cut)->next;
+	h->batch = *cut;
+	*cut = NULL;
+	if (h->batch == NULL)
+		h->batch_tail = &h->batch;
+	h->nbatch -= n;
+	h->batch_start = mono_us();
 	if (committer_submit(h, list) == 0)
 		return;
 	hookd_db_lock(h);
