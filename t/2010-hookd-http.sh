@@ -27,13 +27,6 @@ hookd_start() {
 	    ORKET_EVENT_LOG="$hn.log" ORKET_RATE_LIMIT=1000 "$@" orket-hookd
 }
 
-# hook NAME [options of t/webhook-client.py]: one request to daemon NAME.
-hook() {
-	hp=$(cat "$1.port") || return 1
-	shift
-	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
-}
-
 # expect_answer STATUS BODY: the client's output, in "out", must be exactly this.
 expect_answer() {
 	printf '%s\n%s\n' "$1" "$2" >expect && test_cmp expect out

@@ -23,21 +23,9 @@ hookd_start() {
 	    ORKET_EVENT_LOG="$hn.log" "$@" orket-hookd
 }
 
-# hook NAME [options of t/webhook-client.py]: one request to daemon NAME.
-hook() {
-	hp=$(cat "$1.port") || return 1
-	shift
-	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
-}
-
 # expect_answer STATUS BODY: the client's output, in "out", must be exactly this.
 expect_answer() {
 	printf '%s\n%s\n' "$1" "$2" >expect && test_cmp expect out
-}
-
-# expect_status STATUS: the first line of "out".
-expect_status() {
-	echo "$1" >expect && head -n 1 out >status && test_cmp expect status
 }
 
 # rows NAME [ID]: how many webhook_events rows daemon NAME stored (with that delivery id).

@@ -43,13 +43,6 @@ hookd_start() {
 	hookd_run "$@"
 }
 
-# hook NAME [options of t/webhook-client.py]: requests to daemon NAME.
-hook() {
-	hp=$(cat "$1.port") || return 1
-	shift
-	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
-}
-
 # sql NAME QUERY: one query on daemon NAME's webhook database.
 sql() {
 	sqlite3 "$1.db" "$2"

@@ -16,16 +16,6 @@ hookd_start() {
 	    ORKET_EVENT_LOG="$hn.log" "$@" orket-hookd
 }
 
-hook() {
-	hp=$(cat "$1.port") || return 1
-	shift
-	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
-}
-
-expect_status() {
-	echo "$1" >expect && head -n 1 out >status && test_cmp expect status
-}
-
 # A secret of N printable bytes.
 secret_of() {
 	python3 -c 'import sys; print(("k3y-" * 300)[:int(sys.argv[1])])' "$1"

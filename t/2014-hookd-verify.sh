@@ -9,16 +9,6 @@ GITEA_WEBHOOK_SECRET=verify-current-3c1e
 OLD=verify-previous-77a0
 export GITEA_WEBHOOK_SECRET OLD
 
-hook() {
-	hp=$(cat "$1.port") || return 1
-	shift
-	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
-}
-
-expect_status() {
-	echo "$1" >expect && head -n 1 out >status && test_cmp expect status
-}
-
 rows() {
 	sqlite3 v.db "SELECT count(*) FROM webhook_events WHERE delivery_id = '$1'"
 }

@@ -235,6 +235,18 @@ hookd_env() {
 	    test_set_prereq HOOKD
 }
 
+# hook NAME [options of t/webhook-client.py]: a request to the daemon NAME (daemon_start's
+# NAME.port); expect_status CODE: the status line the client wrote to "out" is CODE.
+hook() {
+	hp=$(cat "$1.port") || return 1
+	shift
+	python3 "$TEST_DIR/webhook-client.py" --port "$hp" "$@"
+}
+
+expect_status() {
+	echo "$1" >expect && head -n 1 out >status && test_cmp expect status
+}
+
 test_done() {
 	echo "1..$test_count"
 	cd "$TEST_TOP" || exit 1
