@@ -246,12 +246,11 @@ fail:
  * SQLite allocate and free a few such blocks (its record, its pages); musl's allocator
  * gave each one back to the kernel as it was freed: an madvise, and a TLB flush on every
  * core of the process, about once per delivery (bench/hookd). Blocks of a size class are
- * kept for the next allocation of that class, up to SQLMEM_CACHE_MAX bytes in all; the
+ * kept for the next allocation of that class, up to DB_MEM_CACHE_MAX bytes in all; the
  * rest go to malloc. Each block starts with a header that holds its usable size.
  */
 #define SQLMEM_GRAIN		4096
 #define SQLMEM_CLASSES		16	/* 4, 8, ... 64 KB */
-#define SQLMEM_CACHE_MAX	(8 << 20)
 #define SQLMEM_HDR		16
 
 static pthread_mutex_t sqlmem_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -322,7 +321,7 @@ sqlmem_free(void *p)
 	memcpy(&u, b, sizeof(u));
 	if ((c = sqlmem_class(u)) >= 0) {
 		pthread_mutex_lock(&sqlmem_mu);
-		if (sqlmem_cached + u <= SQLMEM_CACHE_MAX) {
+		if (sqlmem_cached + u <= DB_MEM_CACHE_MAX) {
 			memcpy(p, &sqlmem_list[c], sizeof(void *));
 			sqlmem_list[c] = b;
 			sqlmem_cached += u;
@@ -372,6 +371,18 @@ sqlmem_shutdown(void *arg)
 	}
 	sqlmem_cached = 0;
 	pthread_mutex_unlock(&sqlmem_mu);
+}
+
+/* Bytes held in the cache now (for the tests). */
+size_t
+db_mem_cached(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&sqlmem_mu);
+	n = sqlmem_cached;
+	pthread_mutex_unlock(&sqlmem_mu);
+	return n;
 }
 
 /* Before any other SQLite call of the process; sqlite3_shutdown at its end. */

@@ -23,6 +23,7 @@ extern const struct db_migration db_migrations[];
  * elsewhere keeps its page size.
  */
 #define DB_PAGE_SIZE		8192
+#define DB_MEM_CACHE_MAX	(8 << 20)	/* freed blocks db_tune keeps */
 #define DB_MAX_MIGRATIONS	128	/* rows read from _schema_migrations, per database */
 #define DB_ERRLEN		512
 
@@ -42,7 +43,12 @@ enum {
 };
 
 int	db_open(sqlite3 **, const char *path, int mode, struct db_err *);
+/*
+ * db_tune: SQLite's allocations through a cache of freed blocks of 4 to 64 KB (in 4 KB
+ * classes), DB_MEM_CACHE_MAX bytes at the most; call it before any other SQLite call.
+ */
 int	db_tune(void);
+size_t	db_mem_cached(void);
 void	db_close(sqlite3 *);
 int	db_errclass(int sqlite_rc);
 int	db_mkdirs(const char *path, struct db_err *);
