@@ -246,4 +246,26 @@ test_expect_success FDS,NOVALGRIND 'one group commit takes 512 deliveries at the
 	test "$largest" = 512 && test "$commits" -ge 3
 '
 
+# The commit waits DB_BUSY_TIMEOUT_MS (5 s) for a lock another process holds: a lock of
+# 4.5 s is waited out, one of 6 s is not, and the delivery gets 503 with Retry-After,
+# is not stored, and is stored when sent again.
+test_expect_success NOVALGRIND 'the 5 s busy wait of a commit: a lock of 4.5 s is waited out, one of 6 s is a 503' '
+	hookd_start busy &&
+	hold_lock busy.db 4.5 &&
+	hook busy $S --body push.json --event push --delivery busy-1 >out &&
+	wait $locker &&
+	expect_status 200 &&
+	hold_lock busy.db 6 &&
+	hook busy $S --body push.json --event push --delivery busy-2 --show-headers >out &&
+	wait $locker &&
+	expect_status 503 &&
+	test_grep "Retry-After: 5" out && test_grep "Delivery not stored, try again" out &&
+	test "$(sql busy "SELECT count(*) FROM webhook_events WHERE delivery_id = '"'busy-2'"'")" = 0 &&
+	curl -sf "http://127.0.0.1:$(cat busy.port)/metrics" >metrics &&
+	test "$(sed -n "s/^orket_hookd_group_commit_failures_total //p" metrics)" = 1 &&
+	hook busy $S --body push.json --event push --delivery busy-2 >out &&
+	expect_status 200 &&
+	test "$(sql busy "SELECT count(*) FROM webhook_events WHERE delivery_id LIKE '"'busy-%'"'")" = 2
+'
+
 test_done

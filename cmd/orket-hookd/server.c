@@ -712,11 +712,12 @@ step1(struct hookd *h, int slot, const char *sql)
 }
 
 /*
- * The group commit: every delivery of this turn in one transaction, each in a savepoint
- * so that one failing delivery does not take the others with it. Only after COMMIT
- * returns is anybody answered 200: the answer means stored.
+ * One pass over the batch in one transaction; with isolate, each delivery in a savepoint
+ * so that one that fails does not take the others with it. Returns 0, -2 when a delivery
+ * failed without isolate (worth a pass with it), or -1 when the transaction itself could
+ * not begin or commit (a lock held past the busy wait, the disk): a second pass would
+ * only wait as long again.
  */
-/* One pass over the batch; savepoints only when a delivery must fail alone. */
 static int
 commit_pass(struct hookd *h, struct delivery *list, int isolate, int *rows)
 {
@@ -737,8 +738,10 @@ commit_pass(struct hookd *h, struct delivery *list, int isolate, int *rows)
 		r = review_commit(h, d, rows, msg, sizeof(msg));
 		if (r == -1) {
 			log_warn("unable to store a delivery: %s", msg);
-			if (!isolate)
-				goto fail;	/* again, one savepoint each */
+			if (!isolate) {
+				exec1(h, "ROLLBACK");
+				return -2;	/* again, one savepoint each */
+			}
 			exec1(h, "ROLLBACK TO d");
 			d->status = 500;
 		} else if (r == 1)
@@ -758,22 +761,20 @@ fail:
 }
 
 /*
- * The group commit: every delivery of this turn in one transaction. If one of them fails,
- * the batch is rolled back and done again with a savepoint each, so that one failing
- * delivery does not take the others with it. Only after COMMIT returns is anybody
- * answered 200: the answer means stored.
+ * The group commit, on the committer thread under the database lock: the batch in one
+ * transaction; if one delivery fails, the batch is rolled back and done again with a
+ * savepoint each. Only after COMMIT returns is anybody answered 200: the answer means
+ * stored. Returns 1 when committed.
  */
-/* On the committer thread, under the database lock; 1 when committed. */
 static int
 commit_batch(struct hookd *h, struct delivery *list, int *rows)
 {
-	int ok;
+	int r;
 
 	*rows = 0;
-	ok = commit_pass(h, list, 0, rows) == 0;
-	if (!ok && sqlite3_get_autocommit(h->db))
-		ok = commit_pass(h, list, 1, rows) == 0;
-	return ok;
+	if ((r = commit_pass(h, list, 0, rows)) == -2)
+		r = commit_pass(h, list, 1, rows);
+	return r == 0;
 }
 
 /* On the loop: the answers of a committed batch, then the batch that gathered meanwhile. */
